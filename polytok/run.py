@@ -1,0 +1,107 @@
+"""What ``train.py`` and ``eval.py`` run: ``train(cfg)`` / ``evaluate(cfg)`` dispatch on ``cfg.task``.
+
+Also the shared plumbing every task uses: `make_trainer` (trainer, loggers, callbacks from the
+``trainer``, ``logger`` and ``callbacks`` config groups) and `output_dir`.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lightning.pytorch.callbacks import Callback, LearningRateMonitor, ModelCheckpoint
+from lightning.pytorch.callbacks import RichProgressBar, TQDMProgressBar
+from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
+from omegaconf import DictConfig, OmegaConf
+
+from polytok.tasks import EVAL_TASKS, TRAIN_TASKS, resolve_task
+
+log = logging.getLogger(__name__)
+
+LOGGERS: dict[str, type[Logger]] = {"tensorboard": TensorBoardLogger, "csv": CSVLogger}
+
+
+def to_dict(node: Any) -> Any:
+    """A resolved plain-Python copy of a config node (dicts, lists, scalars)."""
+    if isinstance(node, DictConfig) or OmegaConf.is_config(node):
+        return OmegaConf.to_container(node, resolve=True)
+    return node
+
+
+def output_dir(cfg: DictConfig) -> Path:
+    """The run's output directory (Hydra's ``runtime.output_dir`` unless overridden)."""
+    path = Path(cfg.paths.output_dir)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def make_loggers(cfg: DictConfig) -> list[Logger]:
+    loggers = []
+    for name, options in (to_dict(cfg.get("logger")) or {}).items():
+        if name not in LOGGERS:
+            raise ValueError(f"unknown logger {name!r}; valid loggers: {sorted(LOGGERS)}")
+        options = dict(options or {})
+        options.setdefault("save_dir", str(output_dir(cfg)))
+        loggers.append(LOGGERS[name](**options))
+    return loggers
+
+
+def make_callbacks(cfg: DictConfig) -> list[Callback]:
+    options = to_dict(cfg.get("callbacks")) or {}
+    known = {"checkpoint", "lr_monitor", "progress_bar"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ValueError(f"unknown callbacks {unknown}; valid callbacks: {sorted(known)}")
+    callbacks: list[Callback] = []
+    if options.get("checkpoint"):
+        ckpt = dict(options["checkpoint"])
+        ckpt.setdefault("dirpath", str(output_dir(cfg) / "checkpoints"))
+        callbacks.append(ModelCheckpoint(**ckpt))
+    if options.get("lr_monitor"):
+        callbacks.append(LearningRateMonitor(logging_interval="step"))
+    bar = options.get("progress_bar", "tqdm")
+    if bar == "rich":
+        callbacks.append(RichProgressBar())
+    elif bar == "tqdm":
+        callbacks.append(TQDMProgressBar(refresh_rate=10))
+    elif bar not in (None, False, "none"):
+        raise ValueError(f"callbacks.progress_bar must be rich, tqdm or none, got {bar!r}")
+    return callbacks
+
+
+def make_trainer(cfg: DictConfig, **overrides: Any) -> L.Trainer:
+    """A `lightning.Trainer` from the ``trainer``/``logger``/``callbacks`` groups of ``cfg``."""
+    kwargs = dict(to_dict(cfg.trainer))
+    kwargs.update(overrides)
+    callbacks = make_callbacks(cfg)
+    if not any(isinstance(c, (TQDMProgressBar, RichProgressBar)) for c in callbacks):
+        kwargs.setdefault("enable_progress_bar", False)
+    loggers = make_loggers(cfg)
+    return L.Trainer(
+        logger=loggers or False,
+        callbacks=callbacks,
+        default_root_dir=str(output_dir(cfg)),
+        **kwargs,
+    )
+
+
+def discard_incomplete(path: Path) -> None:
+    """Remove a run directory that holds nothing but Hydra's bookkeeping (a failed preflight)."""
+    if not path.is_dir():
+        return
+    leftovers = [p for p in path.iterdir() if p.name != ".hydra" and p.suffix != ".log"]
+    if not leftovers:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Run the training task named by ``cfg.task`` (default ``lm``); returns its metrics."""
+    return resolve_task(cfg.get("task", "lm"), TRAIN_TASKS)(cfg)
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Run the evaluation task named by ``cfg.task`` (default ``lm``); returns its metrics."""
+    return resolve_task(cfg.get("task", "lm"), EVAL_TASKS)(cfg)

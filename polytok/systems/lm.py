@@ -1,0 +1,214 @@
+"""`LanguageModelSystem`: trains any polytok causal LM with Lightning.
+
+AdamW (Loshchilov & Hutter, 2019) with weight decay on matrices only; linear warmup then cosine
+decay (Loshchilov & Hutter, 2017), a golden-ratio decay ``lr = base * phi^(-step / warmup)``, or a
+constant rate; gradient-norm clipping. Validation reports ``val/bpb``, bits per UTF-8 byte
+(``loss / ln 2 / bytes_per_token``), so models on different tokenizers compare fairly.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from lightning.pytorch.utilities import rank_zero_only
+
+from polytok.generation import SamplingConfig, generate
+from polytok.models import build_model
+from polytok.models.base import as_lm_output
+from polytok.tokenizers.base import tokenizer_from_spec
+
+log = logging.getLogger(__name__)
+
+PHI = (1 + 5**0.5) / 2
+IGNORE_INDEX = -100  # padded targets (F.cross_entropy's default ignore_index)
+SCHEDULES = ("cosine", "golden", "constant")
+
+
+def lr_factor(
+    step: int, schedule: str, warmup_steps: int, max_steps: int, min_lr_ratio: float
+) -> float:
+    """Multiplier of the base learning rate at ``step`` (0-based)."""
+    if schedule == "golden":
+        # phi^(-step / warmup): the rate falls by 1/phi every `warmup_steps`, floored.
+        return max(PHI ** (-step / max(warmup_steps, 1)), min_lr_ratio)
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps
+    if schedule == "constant":
+        return 1.0
+    progress = min((step - warmup_steps) / max(max_steps - warmup_steps, 1), 1.0)
+    return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+class LanguageModelSystem(L.LightningModule):
+    """Causal language modelling for any model registered in `polytok.models.MODELS`.
+
+    Args:
+        model: ``{"name": "gpt2" | "resoformer" | ..., **options}``.
+        tokenizer: the tokenizer spec (``tokenizer.to_spec()``); the vocabulary follows it.
+        data: the data config, kept so ``eval.py`` can rebuild the same test split.
+        lr: peak learning rate. betas: AdamW betas. weight_decay: applied to matrices only.
+        warmup_steps: linear warmup (cosine/constant) or the golden decay's time constant.
+        max_steps: length of the cosine schedule. min_lr_ratio: floor as a fraction of ``lr``.
+        lr_schedule: ``"cosine"``, ``"golden"`` or ``"constant"``.
+        grad_clip: max global gradient norm (``1/phi`` ~ 0.618 for the golden recipe); 0 = off.
+        sample_prompt / sample_tokens / sample_seed: the sample generated at each validation.
+    """
+
+    def __init__(
+        self,
+        model: dict[str, Any],
+        tokenizer: dict[str, Any],
+        data: dict[str, Any] | None = None,
+        lr: float = 1e-3,
+        betas: tuple[float, float] | list[float] = (0.9, 0.99),
+        weight_decay: float = 0.1,
+        warmup_steps: int = 100,
+        max_steps: int = 2000,
+        min_lr_ratio: float = 0.1,
+        lr_schedule: str = "cosine",
+        grad_clip: float = 1.0,
+        sample_prompt: str = "\n",
+        sample_tokens: int = 100,
+        sample_seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if lr_schedule not in SCHEDULES:
+            raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {lr_schedule!r}")
+        if lr <= 0 or max_steps <= 0 or warmup_steps < 0 or grad_clip < 0:
+            raise ValueError(
+                f"need lr > 0, max_steps > 0, warmup_steps >= 0, grad_clip >= 0; got lr={lr}, "
+                f"max_steps={max_steps}, warmup_steps={warmup_steps}, grad_clip={grad_clip}"
+            )
+        if not 0.0 <= min_lr_ratio <= 1.0:
+            raise ValueError(f"min_lr_ratio must be in [0, 1], got {min_lr_ratio}")
+        betas = [float(b) for b in betas]  # a list keeps the checkpoint's hparams primitive
+        self.save_hyperparameters()
+        self.tokenizer = tokenizer_from_spec(tokenizer)
+        self.model = build_model(model, self.tokenizer)
+        self._tick: float | None = None
+        self._eval_sums: dict[str, list[float]] = {}
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        """(B, T) ids -> (B, T, V) logits."""
+        return as_lm_output(self.model(input_ids)).logits
+
+    def _step(self, batch: tuple[torch.Tensor, torch.Tensor]):
+        x, y = batch  # (B, T), (B, T)
+        out = as_lm_output(self.model(x))
+        ce = F.cross_entropy(out.logits.flatten(0, 1).float(), y.flatten())
+        return ce, out
+
+    def training_step(self, batch, batch_idx: int) -> torch.Tensor:
+        ce, out = self._step(batch)
+        loss = ce + out.aux_loss
+        self.log("train/loss", ce, prog_bar=True)
+        if out.aux_loss.requires_grad or out.aux_loss.item() != 0.0:
+            self.log("train/aux_loss", out.aux_loss)
+        for key, value in out.metrics.items():
+            self.log(f"train/{key}", value)
+        return loss
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        now = time.perf_counter()
+        if self._tick is not None:
+            tokens = batch[0].numel() * self.trainer.world_size
+            self.log("train/tokens_per_s", tokens / max(now - self._tick, 1e-9), prog_bar=True)
+        self._tick = now
+
+    def _eval_step(self, batch, split: str) -> None:
+        ce, out = self._step(batch)
+        n = int((batch[1] != IGNORE_INDEX).sum())  # the last window of a split is padded
+        if n == 0:
+            return
+        sums = self._eval_sums.setdefault(split, [0.0, 0])
+        sums[0] += ce.item() * n
+        sums[1] += n
+        for key, value in out.metrics.items():
+            self.log(f"{split}/{key}", value)
+
+    def validation_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, "val")
+
+    def test_step(self, batch, batch_idx: int) -> None:
+        self._eval_step(batch, "test")
+
+    def _eval_epoch_end(self, split: str) -> None:
+        total, count = self._eval_sums.pop(split, [0.0, 0])
+        if count == 0:
+            return
+        stats = torch.tensor([total, float(count)], device=self.device, dtype=torch.float64)
+        stats = (
+            self.all_gather(stats).reshape(-1, 2).sum(0) if self.trainer.world_size > 1 else stats
+        )
+        loss = (stats[0] / stats[1]).item()
+        self.log(f"{split}/loss", loss, prog_bar=True, sync_dist=False)
+        self.log(f"{split}/ppl", math.exp(min(loss, 50.0)))
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if datamodule is not None and hasattr(datamodule, "bytes_per_token"):
+            bpb = loss / math.log(2) / datamodule.bytes_per_token(split)
+            self.log(f"{split}/bpb", bpb, prog_bar=True)
+
+    def on_validation_epoch_end(self) -> None:
+        self._eval_epoch_end("val")
+        if not self.trainer.sanity_checking and self.hparams.sample_tokens > 0:
+            self._log_sample()
+
+    def on_test_epoch_end(self) -> None:
+        self._eval_epoch_end("test")
+
+    def sample(self, prompt: str, max_new_tokens: int, seed: int = 0, **sampling: Any) -> str:
+        """Generate a continuation of ``prompt`` as text (prompt excluded)."""
+        ids = self.tokenizer.encode(prompt)
+        if not ids:
+            start = self.tokenizer.eos_id if self.tokenizer.eos_id is not None else 0
+            ids = [start]
+        x = torch.tensor([ids], dtype=torch.long, device=self.device)
+        out = generate(self.model, x, max_new_tokens, SamplingConfig(**sampling), seed=seed)
+        return self.tokenizer.decode(out[0, len(ids) :].tolist())
+
+    @rank_zero_only
+    def _log_sample(self) -> None:
+        text = self.sample(
+            self.hparams.sample_prompt, self.hparams.sample_tokens, self.hparams.sample_seed
+        )
+        log.info("sample at step %d: %r", self.global_step, text)
+        experiment = getattr(self.logger, "experiment", None)
+        if experiment is not None and hasattr(experiment, "add_text"):
+            experiment.add_text("val/sample", text, self.global_step)
+
+    def configure_optimizers(self):
+        decay, no_decay = [], []
+        for param in self.model.parameters():
+            if param.requires_grad:
+                (decay if param.ndim >= 2 else no_decay).append(param)
+        groups = [
+            {"params": decay, "weight_decay": self.hparams.weight_decay},
+            {"params": no_decay, "weight_decay": 0.0},
+        ]
+        fused = self.device.type == "cuda"
+        optimizer = torch.optim.AdamW(
+            groups, lr=self.hparams.lr, betas=tuple(self.hparams.betas), fused=fused
+        )
+        hp = self.hparams
+
+        def factor(step: int) -> float:
+            return lr_factor(step, hp.lr_schedule, hp.warmup_steps, hp.max_steps, hp.min_lr_ratio)
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    def configure_gradient_clipping(
+        self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None
+    ):
+        clip = gradient_clip_val if gradient_clip_val is not None else self.hparams.grad_clip
+        if clip:
+            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")

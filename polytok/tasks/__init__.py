@@ -1,0 +1,24 @@
+"""Tasks that ``train.py`` / ``eval.py`` dispatch to by ``cfg.task``.
+
+Each task module exposes ``train(cfg) -> dict`` and/or ``evaluate(cfg) -> dict`` (metrics).
+Shared plumbing (trainer, loggers, callbacks, output directory) is in `polytok.run`.
+"""
+
+from __future__ import annotations
+
+from polytok.tokenizers.base import _resolve
+
+TRAIN_TASKS: dict[str, str] = {
+    "lm": "polytok.tasks.lm:train",
+    "rqvae": "polytok.sid.task:train",
+}
+EVAL_TASKS: dict[str, str] = {
+    "lm": "polytok.tasks.lm:evaluate",
+    "context_efficiency": "polytok.glyph.experiment:evaluate",
+}
+
+
+def resolve_task(name: str, table: dict[str, str]):
+    if name not in table:
+        raise ValueError(f"unknown task {name!r}; valid tasks: {sorted(table)}")
+    return _resolve(table[name])

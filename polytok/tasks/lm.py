@@ -1,0 +1,154 @@
+"""Causal language modelling: ``python train.py`` (task ``lm``) and ``python eval.py ckpt_path=...``.
+
+Every check that can fail on user input (tokenizer and model names, the corpus, ``block_size``
+against the model's positions, the checkpoint) runs before any training work starts, and a run
+directory that failed there is removed, so no partial output looks complete.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+import torch
+from omegaconf import DictConfig
+
+from polytok.run import discard_incomplete, make_trainer, output_dir, to_dict
+
+log = logging.getLogger(__name__)
+
+
+def _datamodule(data: dict[str, Any], source: Any, tokenizer: Any, max_steps: int, seed: int):
+    from polytok.data import TokenStreamDataModule
+
+    options = {k: v for k, v in data.items() if k != "source"}
+    if options.get("train_windows") is None:
+        options["train_windows"] = max_steps * int(options.get("batch_size", 1))
+    return TokenStreamDataModule(source=source, tokenizer=tokenizer, seed=seed, **options)
+
+
+def load_checkpoint_hparams(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a Lightning checkpoint safely (``weights_only=True``) and return its hyperparameters."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} does not exist; pass ckpt_path=PATH/last.ckpt")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(
+            f"checkpoint {path} is corrupt or not a Lightning checkpoint: {err}"
+        ) from err
+    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
+        raise ValueError(
+            f"checkpoint {path} has no state_dict/hyper_parameters; not a polytok .ckpt"
+        )
+    return ckpt["hyper_parameters"]
+
+
+def _prepare(cfg: DictConfig):
+    """Build tokenizer, system and data module, validating everything before training."""
+    from polytok.data import load_source
+    from polytok.systems import LanguageModelSystem
+    from polytok.tokenizers import build_tokenizer, tokenizer_from_spec
+
+    data = to_dict(cfg.data)
+    system_options = to_dict(cfg.system)
+    source = load_source(data["source"])
+    if cfg.get("ckpt_path"):  # resuming: the vocabulary must be the checkpoint's
+        hparams = load_checkpoint_hparams(cfg.ckpt_path)
+        tokenizer = tokenizer_from_spec(hparams["tokenizer"])
+    else:
+        tokenizer = build_tokenizer(to_dict(cfg.tokenizer), lambda: source.documents("train"))
+    system = LanguageModelSystem(
+        model=to_dict(cfg.model), tokenizer=tokenizer.to_spec(), data=data, **system_options
+    )
+    block_size = int(data["block_size"])
+    if block_size > system.model.max_positions:
+        raise ValueError(
+            f"data.block_size={block_size} exceeds the model's {system.model.max_positions} "
+            "positions; lower data.block_size or raise model.max_positions"
+        )
+    datamodule = _datamodule(data, source, tokenizer, system.hparams.max_steps, int(cfg.seed))
+    datamodule.setup("fit")  # tokenizes and checks the splits now, not mid-run
+    return system, datamodule, tokenizer
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Train, then write ``checkpoints/{best,last}.ckpt``, ``pretrained/`` and ``metrics.json``."""
+    from polytok.io import save_pretrained
+    from polytok.systems import LanguageModelSystem
+
+    L.seed_everything(int(cfg.seed), workers=True)
+    out = output_dir(cfg)
+    try:
+        system, datamodule, tokenizer = _prepare(cfg)
+        trainer = make_trainer(cfg)
+    except Exception:
+        discard_incomplete(out)
+        raise
+    trainer.fit(system, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
+    result: dict[str, Any] = {"metrics": metrics, "output_dir": str(out)}
+    if trainer.fast_dev_run:
+        return result
+    best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    if best:
+        best_system = LanguageModelSystem.load_from_checkpoint(
+            best, map_location="cpu", weights_only=True
+        )
+        result["best_ckpt"] = best
+        result["best_val_loss"] = float(trainer.checkpoint_callback.best_model_score)
+        model = best_system.model
+    else:
+        model = system.model
+    last = Path(trainer.checkpoint_callback.dirpath) / "last.ckpt" if best else None
+    if last is not None and last.is_file():
+        result["last_ckpt"] = str(last)
+    pretrained = save_pretrained(model.cpu(), out / "pretrained", tokenizer)
+    result["pretrained"] = str(pretrained)
+    (out / "metrics.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+def evaluate(cfg: DictConfig) -> dict[str, Any]:
+    """Test loss, bits per byte and perplexity of ``cfg.ckpt_path`` -> ``eval.json``; samples."""
+    from polytok.data import load_source
+    from polytok.systems import LanguageModelSystem
+
+    if not cfg.get("ckpt_path"):
+        raise ValueError(
+            "eval.py needs a checkpoint: pass ckpt_path=PATH/TO/checkpoints/last.ckpt "
+            "(train.py prints it at the end of a run)"
+        )
+    out = output_dir(cfg)
+    try:
+        hparams = load_checkpoint_hparams(cfg.ckpt_path)
+        system = LanguageModelSystem.load_from_checkpoint(
+            cfg.ckpt_path, map_location="cpu", weights_only=True
+        )
+        data = to_dict(cfg.get("data")) or hparams.get("data")
+        if not data:
+            raise ValueError("the checkpoint records no data config; pass data=<name>")
+        source = load_source(data["source"])
+        datamodule = _datamodule(data, source, system.tokenizer, 1, int(cfg.seed))
+        datamodule.setup("test")
+        trainer = make_trainer(cfg)
+    except Exception:
+        discard_incomplete(out)
+        raise
+    trainer.test(system, datamodule=datamodule)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+    prompts = cfg.get("prompt")
+    prompts = [prompts] if isinstance(prompts, str) else list(prompts or [])
+    samples = {
+        p: system.sample(p, int(cfg.max_new_tokens), seed=int(cfg.seed), **to_dict(cfg.sampling))
+        for p in prompts
+    }
+    result = {"ckpt_path": str(cfg.ckpt_path), "metrics": metrics, "samples": samples}
+    result["eval_json"] = str(out / "eval.json")
+    (out / "eval.json").write_text(json.dumps(result, indent=2))
+    return result

@@ -1,0 +1,83 @@
+"""The `TextTokenizer` protocol every polytok tokenizer implements, and tokenizer specs.
+
+A *spec* is a small JSON-able dict (``{"type": "char", ...}``) that fully describes a tokenizer,
+so it can live in a Lightning checkpoint's hyperparameters (primitives only) and in a
+``save_pretrained`` directory. ``tokenizer_from_spec`` rebuilds the tokenizer from an explicit
+registry of types, never from a class path found in a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+
+@runtime_checkable
+class TextTokenizer(Protocol):
+    """What every tokenizer offers. Ids are dense ints in ``[0, vocab_size)``."""
+
+    name: str
+
+    @property
+    def vocab_size(self) -> int: ...
+
+    @property
+    def bos_id(self) -> int | None: ...
+
+    @property
+    def eos_id(self) -> int | None: ...
+
+    @property
+    def pad_id(self) -> int | None: ...
+
+    def encode(self, text: str) -> list[int]: ...
+
+    def encode_batch(self, texts: Sequence[str]) -> list[list[int]]: ...
+
+    def decode(self, ids: Iterable[int]) -> str: ...
+
+    def to_spec(self) -> dict[str, Any]:
+        """A JSON-able dict that `tokenizer_from_spec` turns back into an equal tokenizer."""
+        ...
+
+
+# Explicit registry: spec "type" -> "module:factory". The factory takes the spec dict.
+SPEC_TYPES: dict[str, str] = {
+    "tiktoken": "polytok.tokenizers.tiktoken_offline:TiktokenTokenizer.from_spec",
+    "hf": "polytok.tokenizers.hf:HFTokenizer.from_spec",
+    "char": "polytok.tokenizers.char:CharTokenizer.from_spec",
+    "bpe": "polytok.tokenizers.bpe:ByteBPETokenizer.from_spec",
+    "prime": "polytok.reso.primes:PrimeTokenizer.from_spec",
+    "hybrid": "polytok.glyph.hybrid:HybridTokenizer.from_spec",
+}
+
+
+def _resolve(target: str) -> Any:
+    module, _, attr = target.partition(":")
+    obj: Any = importlib.import_module(module)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def tokenizer_from_spec(spec: dict[str, Any]) -> TextTokenizer:
+    """Rebuild a tokenizer from the dict its ``to_spec()`` returned.
+
+    Raises:
+        ValueError: the spec has no ``type`` or an unknown one (the known types are listed).
+    """
+    if not isinstance(spec, dict) or "type" not in spec:
+        raise ValueError(f"tokenizer spec must be a dict with a 'type' key, got {spec!r}")
+    kind = spec["type"]
+    if kind not in SPEC_TYPES:
+        raise ValueError(f"unknown tokenizer spec type {kind!r}; known types: {sorted(SPEC_TYPES)}")
+    return _resolve(SPEC_TYPES[kind])(spec)
+
+
+def tokenizer_fingerprint(tokenizer: TextTokenizer) -> str:
+    """A short stable hash of the tokenizer's spec: equal specs give equal fingerprints."""
+    blob = json.dumps(tokenizer.to_spec(), sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.blake2b(blob, digest_size=8).hexdigest()

@@ -1,0 +1,86 @@
+"""Save a tokenizer next to a checkpoint and load it back, offline.
+
+A tokenizer directory holds ``tokenizer_config.json`` (the tokenizer's spec, see
+`polytok.tokenizers.base`) and, for Hugging Face / byte-BPE tokenizers, the native
+``tokenizer.json`` so other tools (``tokenizers.Tokenizer.from_file``, transformers) can read it.
+Files are written atomically (temporary file in the same directory, then ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from polytok.tokenizers.base import TextTokenizer, tokenizer_from_spec
+
+CONFIG_FILE = "tokenizer_config.json"
+NATIVE_FILE = "tokenizer.json"
+FORMAT_VERSION = 1
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so readers see either the old file or the whole new one."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_tokenizer(tokenizer: TextTokenizer, directory: str | Path) -> Path:
+    """Write ``tokenizer_config.json`` (plus ``tokenizer.json`` for hf/bpe) into ``directory``.
+
+    Returns:
+        The path of ``tokenizer_config.json``.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    spec = tokenizer.to_spec()
+    native = spec.get("tokenizer_json")
+    if isinstance(native, str):
+        write_text_atomic(directory / NATIVE_FILE, native)
+    config = {"format_version": FORMAT_VERSION, "spec": spec}
+    # Written last: a directory with a config is complete.
+    write_text_atomic(directory / CONFIG_FILE, json.dumps(config, ensure_ascii=False, indent=1))
+    return directory / CONFIG_FILE
+
+
+def load_tokenizer(directory: str | Path) -> TextTokenizer:
+    """Load what `save_tokenizer` wrote; a directory with only ``tokenizer.json`` (a Hugging Face
+    tokenizer directory) loads as an `HFTokenizer`.
+
+    Raises:
+        FileNotFoundError: neither file exists in ``directory``.
+        ValueError: the config is not valid JSON or has an unknown format version or spec type.
+    """
+    directory = Path(directory)
+    config_path = directory / CONFIG_FILE
+    if config_path.is_file():
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{config_path} is not valid JSON ({e}); re-save the tokenizer") from e
+        if isinstance(config, dict) and config.get("format_version") == FORMAT_VERSION:
+            return tokenizer_from_spec(config["spec"])
+        if isinstance(config, dict) and "format_version" in config:
+            raise ValueError(
+                f"{config_path} has format_version {config.get('format_version')!r}; "
+                f"this polytok reads version {FORMAT_VERSION}"
+            )
+        # a transformers tokenizer_config.json (no polytok spec): fall through to tokenizer.json
+    if (directory / NATIVE_FILE).is_file():
+        from polytok.tokenizers.hf import HFTokenizer
+
+        return HFTokenizer.from_dir(directory)
+    raise FileNotFoundError(
+        f"no tokenizer in {directory}: expected {CONFIG_FILE} (written by "
+        f"polytok.tokenizers.save_tokenizer) or a Hugging Face {NATIVE_FILE}"
+    )
