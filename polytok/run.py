@@ -54,7 +54,7 @@ def make_loggers(cfg: DictConfig) -> list[Logger]:
     return loggers
 
 
-def make_callbacks(cfg: DictConfig) -> list[Callback]:
+def make_callbacks(cfg: DictConfig, has_logger: bool = True) -> list[Callback]:
     options = to_dict(cfg.get("callbacks")) or {}
     known = {"checkpoint", "lr_monitor", "progress_bar"}
     unknown = sorted(set(options) - known)
@@ -65,7 +65,7 @@ def make_callbacks(cfg: DictConfig) -> list[Callback]:
         ckpt = dict(options["checkpoint"])
         ckpt.setdefault("dirpath", str(output_dir(cfg) / "checkpoints"))
         callbacks.append(ModelCheckpoint(**ckpt))
-    if options.get("lr_monitor"):
+    if options.get("lr_monitor") and has_logger:  # it logs through the loggers
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     bar = options.get("progress_bar", "tqdm")
     if bar == "rich":
@@ -81,10 +81,10 @@ def make_trainer(cfg: DictConfig, **overrides: Any) -> L.Trainer:
     """A `lightning.Trainer` from the ``trainer``/``logger``/``callbacks`` groups of ``cfg``."""
     kwargs = dict(to_dict(cfg.trainer))
     kwargs.update(overrides)
-    callbacks = make_callbacks(cfg)
+    loggers = make_loggers(cfg)
+    callbacks = make_callbacks(cfg, has_logger=bool(loggers))
     if not any(isinstance(c, (TQDMProgressBar, RichProgressBar)) for c in callbacks):
         kwargs.setdefault("enable_progress_bar", False)
-    loggers = make_loggers(cfg)
     return L.Trainer(
         logger=loggers or False,
         callbacks=callbacks,
