@@ -16,6 +16,7 @@ SUBSYSTEM_CLIS = [
     "polytok.compress.cli",  # compress
     "polytok.sid.cli",  # sid fit / sid encode
     "polytok.glyph.cli",  # tape build / tape show
+    "polytok.poly.cli",  # poly ...
 ]
 
 
