@@ -1,0 +1,307 @@
+"""Three-tier read-through cache of token counts: L1 memory, L2 SQLite on disk, L3 Redis.
+
+``TieredCache.get(namespace, text)`` asks L1, then L2, then L3 and promotes a hit into the faster
+tiers; ``put`` writes every tier. The *namespace* names what produced the count (strategy, encoding
+and a tokenizer fingerprint, see `polytok.count.counter`), so a changed tokenizer never serves a
+stale count. L1 is keyed by ``(namespace, text)`` (Python's cached string hash, so a hit costs well
+under 5 us even for 4 KB texts); L2 and L3 by a 128-bit blake2b digest of both. Values are plain
+ints, never pickles. Each tier is optional; a failing L2/L3 counts the error and acts as a miss.
+
+Texts shorter than ``min_cache_chars`` skip the cache and texts shorter than
+``min_remote_chars`` skip L2/L3: below those lengths encoding costs less than what a lookup risks
+(the break-evens are measured by ``scripts/bench_count.py``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# Measured break-evens (scripts/bench_count.py, "Cache break-even"): the shortest text for which,
+# at a 50% hit rate, a hit saves more than a miss adds. L1 costs a string hash and a dict lookup;
+# L2/L3 add a blake2b digest and a SQLite/Redis round trip, so they pay only for longer texts.
+DEFAULT_MIN_CACHE_CHARS = 32
+DEFAULT_MIN_REMOTE_CHARS = 512
+
+
+@dataclass
+class CacheConfig:
+    """Which tiers to use and how.
+
+    Attributes:
+        memory: enable L1 (in-process LRU).
+        memory_max_entries: L1 capacity; least recently used entries are evicted beyond it.
+        memory_ttl_s: L1 time to live in seconds (``None``: entries never expire).
+        disk_path: SQLite file for L2 (``None``: no L2).
+        disk_ttl_s: L2 time to live (``None``: never expires).
+        redis_url: ``redis://host:port/db`` for L3 (``None``: no L3).
+        redis_ttl_s: L3 time to live (``None``: never expires).
+        redis_timeout_s: socket connect/read timeout for Redis; short, so an outage costs little.
+        redis_backoff_s: first wait before reconnecting after a Redis error (doubles, capped).
+        min_cache_chars: texts shorter than this skip the cache entirely.
+        min_remote_chars: texts shorter than this skip L2 and L3 (they still use L1).
+    """
+
+    memory: bool = True
+    memory_max_entries: int = 100_000
+    memory_ttl_s: float | None = 3600.0
+    disk_path: str | None = None
+    disk_ttl_s: float | None = None
+    redis_url: str | None = None
+    redis_ttl_s: float | None = 7 * 24 * 3600.0
+    redis_timeout_s: float = 0.05
+    redis_backoff_s: float = 1.0
+    min_cache_chars: int = DEFAULT_MIN_CACHE_CHARS
+    min_remote_chars: int = DEFAULT_MIN_REMOTE_CHARS
+
+    def __post_init__(self) -> None:
+        if self.memory_max_entries < 1:
+            raise ValueError(
+                f"memory_max_entries must be >= 1, got {self.memory_max_entries}; "
+                "use memory=False to switch L1 off"
+            )
+        for name in ("memory_ttl_s", "disk_ttl_s", "redis_ttl_s"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise ValueError(f"{name} must be > 0 seconds or None (no expiry), got {value}")
+        if self.redis_timeout_s <= 0 or self.redis_backoff_s <= 0:
+            raise ValueError(
+                f"redis_timeout_s and redis_backoff_s must be > 0, got {self.redis_timeout_s} and "
+                f"{self.redis_backoff_s}"
+            )
+        if self.min_cache_chars < 0 or self.min_remote_chars < 0:
+            raise ValueError(
+                f"min_cache_chars and min_remote_chars must be >= 0, got {self.min_cache_chars} "
+                f"and {self.min_remote_chars}"
+            )
+
+
+@dataclass
+class TierStats:
+    """Counters of one tier (thread-safe through the tier's lock or the GIL's atomic adds)."""
+
+    hits: int = 0
+    misses: int = 0
+    errors: int = 0
+    writes: int = 0
+    get_seconds: float = field(default=0.0, repr=False)
+
+    def as_dict(self, size: int | None) -> dict[str, Any]:
+        lookups = self.hits + self.misses
+        return {
+            "hits": self.hits,
+            "misses": self.misses,
+            "hit_rate": self.hits / lookups if lookups else 0.0,
+            "size": size,
+            "errors": self.errors,
+            "writes": self.writes,
+            "mean_latency_us": 1e6 * self.get_seconds / lookups if lookups else 0.0,
+        }
+
+
+class MemoryTier:
+    """L1: a thread-safe LRU dict with optional TTL.
+
+    Args:
+        max_entries: capacity.
+        ttl_s: seconds an entry stays valid (``None``: forever).
+    """
+
+    name = "memory"
+
+    def __init__(self, max_entries: int = 100_000, ttl_s: float | None = None) -> None:
+        self.max_entries = max_entries
+        self.ttl_s = ttl_s
+        self._data: OrderedDict[Any, tuple[int, float]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.stats = TierStats()
+
+    def get(self, key: Any) -> int | None:
+        start = time.perf_counter()
+        with self._lock:
+            item = self._data.get(key)
+            if item is not None and item[1] < start:
+                del self._data[key]
+                item = None
+            if item is None:
+                self.stats.misses += 1
+            else:
+                self._data.move_to_end(key)
+                self.stats.hits += 1
+            self.stats.get_seconds += time.perf_counter() - start
+        return None if item is None else item[0]
+
+    def put(self, key: Any, value: int) -> None:
+        expires = time.perf_counter() + self.ttl_s if self.ttl_s is not None else float("inf")
+        with self._lock:
+            self._data[key] = (value, expires)
+            self._data.move_to_end(key)
+            self.stats.writes += 1
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
+    def size(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+    def close(self) -> None:
+        self.clear()
+
+
+def digest_key(namespace: str, text: str) -> bytes:
+    """128-bit blake2b of ``namespace`` and ``text`` (the L2/L3 key)."""
+    h = hashlib.blake2b(namespace.encode("utf-8"), digest_size=16)
+    h.update(b"\x00")
+    h.update(text.encode("utf-8", "surrogatepass"))
+    return h.digest()
+
+
+class TieredCache:
+    """Read-through L1 -> L2 -> L3 with promotion on hit (see the module docstring).
+
+    Args:
+        config: which tiers to open.
+    """
+
+    def __init__(self, config: CacheConfig | None = None) -> None:
+        self.config = config or CacheConfig()
+        c = self.config
+        self.memory = MemoryTier(c.memory_max_entries, c.memory_ttl_s) if c.memory else None
+        self.disk = None
+        self.redis = None
+        if c.disk_path is not None:
+            from polytok.count.cache_sqlite import SQLiteTier
+
+            self.disk = SQLiteTier(c.disk_path, ttl_s=c.disk_ttl_s)
+        if c.redis_url is not None:
+            from polytok.count.cache_redis import RedisTier
+
+            self.redis = RedisTier(
+                c.redis_url,
+                ttl_s=c.redis_ttl_s,
+                timeout_s=c.redis_timeout_s,
+                backoff_s=c.redis_backoff_s,
+            )
+        self.min_cache_chars = c.min_cache_chars
+        self.min_remote_chars = max(c.min_cache_chars, c.min_remote_chars)
+        self._remote = [t for t in (self.disk, self.redis) if t is not None]
+
+    def get(self, namespace: str, text: str, *, always: bool = False) -> int | None:
+        """The cached count of ``text`` under ``namespace``, or ``None``."""
+        return self.lookup(namespace, text, always=always)[0]
+
+    def lookup(
+        self, namespace: str, text: str, *, always: bool = False
+    ) -> tuple[int | None, bytes | None]:
+        """``(count or None, L2/L3 key or None)``; pass the key back to `put` after a miss so
+        the digest of a long text is computed once. Short texts skip tiers (see `CacheConfig`)
+        unless ``always`` (for counts that are expensive at any length, e.g. online ones)."""
+        size = len(text) if not always else 1 << 62
+        if size < self.min_cache_chars:
+            return None, None
+        if self.memory is not None:
+            value = self.memory.get((namespace, text))
+            if value is not None:
+                return value, None
+        if not self._remote or size < self.min_remote_chars:
+            return None, None
+        key = digest_key(namespace, text)
+        for tier in self._remote:
+            value = tier.get(key)
+            if value is not None:
+                self._promote(namespace, text, key, value, above=tier)
+                return value, key
+        return None, key
+
+    def _promote(self, namespace: str, text: str, key: bytes, value: int, above: Any) -> None:
+        if self.memory is not None:
+            self.memory.put((namespace, text), value)
+        if above is self.redis and self.disk is not None:
+            self.disk.put(key, value)
+
+    def put(
+        self,
+        namespace: str,
+        text: str,
+        value: int,
+        key: bytes | None = None,
+        *,
+        always: bool = False,
+    ) -> None:
+        """Store ``value`` in every tier (``key``: the digest `lookup` returned, if any)."""
+        size = len(text) if not always else 1 << 62
+        if size < self.min_cache_chars:
+            return
+        if self.memory is not None:
+            self.memory.put((namespace, text), value)
+        if self._remote and size < self.min_remote_chars:
+            return
+        if self._remote:
+            key = key or digest_key(namespace, text)
+            for tier in self._remote:
+                tier.put(key, value)
+
+    def get_many(self, namespace: str, texts: Sequence[str]) -> list[int | None]:
+        """Cached counts of ``texts`` (``None`` where missing); L2/L3 asked in one round trip."""
+        out: list[int | None] = [None] * len(texts)
+        todo = [i for i, t in enumerate(texts) if len(t) >= self.min_cache_chars]
+        if self.memory is not None:
+            for i in todo:
+                out[i] = self.memory.get((namespace, texts[i]))
+            todo = [i for i in todo if out[i] is None]
+        todo = [i for i in todo if len(texts[i]) >= self.min_remote_chars]
+        if not todo or not self._remote:
+            return out
+        keys = {i: digest_key(namespace, texts[i]) for i in todo}
+        for tier in self._remote:
+            found = tier.get_many([keys[i] for i in todo])
+            rest = []
+            for i, value in zip(todo, found):
+                if value is None:
+                    rest.append(i)
+                else:
+                    out[i] = value
+                    self._promote(namespace, texts[i], keys[i], value, above=tier)
+            todo = rest
+            if not todo:
+                break
+        return out
+
+    def put_many(self, namespace: str, texts: Sequence[str], values: Sequence[int]) -> None:
+        """Store many counts; L2 in one transaction, L3 in one pipeline."""
+        if self.memory is not None:
+            for text, value in zip(texts, values):
+                if len(text) >= self.min_cache_chars:
+                    self.memory.put((namespace, text), value)
+        remote = [(t, v) for t, v in zip(texts, values) if len(t) >= self.min_remote_chars]
+        if self._remote and remote:
+            items = [(digest_key(namespace, t), v) for t, v in remote]
+            for tier in self._remote:
+                tier.put_many(items)
+
+    def stats(self) -> dict[str, dict[str, Any]]:
+        """Per-tier hits, misses, hit rate, size, errors, writes and mean lookup latency (us)."""
+        out = {}
+        for tier in (self.memory, self.disk, self.redis):
+            if tier is not None:
+                out[tier.name] = tier.stats.as_dict(tier.size())
+        return out
+
+    def clear(self) -> None:
+        """Empty every tier (L3: only polytok's keys)."""
+        for tier in (self.memory, self.disk, self.redis):
+            if tier is not None:
+                tier.clear()
+
+    def close(self) -> None:
+        for tier in (self.memory, self.disk, self.redis):
+            if tier is not None:
+                tier.close()

@@ -1,0 +1,127 @@
+"""Exact counts against known token ids, batch/messages/async variants."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from tokenizers import Tokenizer
+
+from polytok.count import CacheConfig, TokenCounter
+from polytok.tokenizers import get_tokenizer
+
+HELLO = "Hello, world!"
+KNOWN_IDS = {  # tiktoken's published ids for "Hello, world!"
+    "gpt2": [15496, 11, 995, 0],
+    "p50k_base": [15496, 11, 995, 0],
+    "cl100k_base": [9906, 11, 1917, 0],
+    "o200k_base": [13225, 11, 2375, 0],
+}
+MODEL_FOR = {
+    "gpt2": "gpt2",
+    "p50k_base": "text-davinci-003",
+    "cl100k_base": "gpt-4",
+    "o200k_base": "gpt-4o",
+}
+
+
+@pytest.fixture(scope="module")
+def counter() -> TokenCounter:
+    return TokenCounter(cache=CacheConfig(min_cache_chars=0))
+
+
+@pytest.mark.parametrize("encoding", sorted(KNOWN_IDS))
+def test_known_ids_per_encoding(counter: TokenCounter, encoding: str) -> None:
+    assert get_tokenizer(encoding).encode(HELLO) == KNOWN_IDS[encoding]
+    result = counter.count(MODEL_FOR[encoding], HELLO)
+    assert (result.count, result.encoding, result.exact, result.strategy) == (
+        4,
+        encoding,
+        True,
+        "tiktoken",
+    )
+    assert result.typical_error == 0.0
+
+
+def test_p50k_space_runs_differ_from_r50k(counter: TokenCounter) -> None:
+    code = "def f():\n        return 1\n"
+    r50k = counter.count("davinci", code).count
+    p50k = counter.count("text-davinci-003", code).count
+    assert p50k < r50k  # p50k merges runs of spaces into single tokens
+    assert p50k == len(get_tokenizer("p50k_base").encode(code))
+
+
+def test_cjk_and_specials_exact(counter: TokenCounter) -> None:
+    text = "你好，世界！こんにちは <|endoftext|>"
+    enc = get_tokenizer("o200k_base").encoding
+    assert counter.count("gpt-4o", text).count == len(enc.encode(text, disallowed_special=()))
+
+
+def test_hf_directory_exact(llama_dir) -> None:
+    counter = TokenCounter(hf_tokenizers={"meta-llama/Llama-2-7b-hf": str(llama_dir)})
+    result = counter.count("meta-llama/Llama-2-7b-hf", HELLO)
+    reference = Tokenizer.from_file(str(llama_dir / "tokenizer.json"))
+    assert reference.encode(HELLO, add_special_tokens=False).ids == [15043, 29892, 3186, 29991]
+    assert (result.count, result.strategy, result.exact) == (4, "hf", True)
+    texts = ["你好世界", "Привет, мир", HELLO * 30]
+    batch = counter.count_batch("meta-llama/Llama-2-7b-hf", texts)
+    assert [r.count for r in batch] == [
+        len(reference.encode(t, add_special_tokens=False).ids) for t in texts
+    ]
+
+
+def test_batch_equals_single_and_uses_cache(counter: TokenCounter) -> None:
+    texts = [f"text number {i} " * (i + 1) for i in range(40)] + ["", "x"]
+    batch = counter.count_batch("gpt-4o", texts)
+    assert [r.count for r in batch] == [counter.count("gpt-4o", t).count for t in texts]
+    again = counter.count_batch("gpt-4o", texts)
+    assert all(r.cached for r in again)
+
+
+def test_messages_follow_openai_cookbook(counter: TokenCounter) -> None:
+    # Example from the OpenAI Cookbook "How to count tokens with tiktoken", whose API-verified
+    # prompt token counts are 129 for gpt-4 and 124 for gpt-4o and gpt-4o-mini.
+    messages = [
+        {"role": "system", "content": "You are a helpful, pattern-following assistant that translates corporate jargon into plain English."},
+        {"role": "system", "name": "example_user", "content": "New synergies will help drive top-line growth."},
+        {"role": "system", "name": "example_assistant", "content": "Things working well together will increase revenue."},
+        {"role": "system", "name": "example_user", "content": "Let's circle back when we have more bandwidth to touch base on opportunities for increased leverage."},
+        {"role": "system", "name": "example_assistant", "content": "Let's talk later when we're less busy about how to do better."},
+        {"role": "user", "content": "This late pivot means we don't have time to boil the ocean for the client deliverable."},
+    ]  # fmt: skip
+    for model, expected in (("gpt-4", 129), ("gpt-4o", 124), ("gpt-4o-mini", 124)):
+        result = counter.count_messages(model, messages)
+        assert result.count == expected and result.exact and result.strategy == "messages+tiktoken"
+    parts = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "Hello"}, {"type": "text", "text": " world"}],
+        }
+    ]
+    assert counter.count_messages("gpt-4o", parts).count == 3 + 3 + 1 + 1 + 1
+    approx = counter.count_messages("claude-sonnet-4-5", messages)
+    assert not approx.exact and approx.count > 100
+    with pytest.raises(ValueError, match="text content parts"):
+        counter.count_messages("gpt-4o", [{"role": "user", "content": [{"type": "image_url"}]}])
+    with pytest.raises(TypeError):
+        counter.count("gpt-4o", b"bytes")  # type: ignore[arg-type]
+
+
+def test_async_variants(counter: TokenCounter) -> None:
+    async def run():
+        return await asyncio.gather(
+            counter.acount("gpt-4o", HELLO),
+            counter.acount_batch("gpt-4", [HELLO, HELLO]),
+            counter.acount_messages("gpt-4o", [{"role": "user", "content": "Hello"}]),
+        )
+
+    one, batch, messages = asyncio.run(run())
+    assert one.count == 4 and [r.count for r in batch] == [4, 4] and messages.count == 8
+
+
+def test_models_lists_families(counter: TokenCounter) -> None:
+    rows = counter.models()
+    families = {r["family"] for r in rows}
+    assert {"openai", "anthropic", "gemini", "vllm", "unknown"} <= families
+    assert any(r["model"] == "gpt-4o" and r["encoding"] == "o200k_base" for r in rows)
+    assert all(r["exact"] or 0 < r["typical_error"] < 1 for r in rows)

@@ -1,0 +1,102 @@
+"""L3 Redis tier against a real redis-server: hits, promotion, outage mid-run, reconnection."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+import redis
+
+from polytok.count import CacheConfig, TokenCounter
+from polytok.tokenizers import get_tokenizer
+
+pytestmark = pytest.mark.redis
+LONG = "Redis caches token counts for long prompts. " * 20
+
+
+def test_redis_hit_promotes_to_disk_and_memory(redis_server, tmp_path) -> None:
+    writer = TokenCounter(cache=CacheConfig(redis_url=redis_server.url))
+    first = writer.count("gpt-4o", LONG)
+    assert not first.cached and writer.cache.stats()["redis"]["writes"] == 1
+    reader = TokenCounter(
+        cache=CacheConfig(redis_url=redis_server.url, disk_path=str(tmp_path / "l2.db"))
+    )
+    second = reader.count("gpt-4o", LONG)
+    assert second.cached and second.count == first.count
+    stats = reader.cache.stats()
+    assert stats["redis"]["hits"] == 1 and stats["disk"]["misses"] == 1
+    assert stats["disk"]["size"] == 1  # promoted into L2 ...
+    assert reader.count("gpt-4o", LONG).cached
+    assert reader.cache.stats()["memory"]["hits"] == 1  # ... and L1
+    batch = reader.count_batch("gpt-4", [LONG, LONG + "!"])
+    assert [r.cached for r in batch] == [False, False]
+    assert writer.count_batch("gpt-4", [LONG, LONG + "!"])[0].cached  # via Redis MGET
+    assert redis.Redis.from_url(redis_server.url).dbsize() == 3
+    reader.cache.clear()
+    assert redis.Redis.from_url(redis_server.url).dbsize() == 0
+
+
+def test_outage_mid_run_then_reconnect(redis_server, tmp_path, caplog) -> None:
+    config = CacheConfig(
+        redis_url=redis_server.url, disk_path=str(tmp_path / "l2.db"), redis_backoff_s=0.2
+    )
+    counter = TokenCounter(cache=config)
+    tier = counter.cache.redis
+    encoding = get_tokenizer("o200k_base").encoding
+    texts = [f"{i}: {LONG}" for i in range(600)]
+    expected = {t: len(encoding.encode_ordinary(t)) for t in texts}
+    results: list[int] = []
+    errors: list[BaseException] = []
+    killed = threading.Event()
+
+    def run() -> None:
+        try:
+            for i, text in enumerate(texts):
+                results.append(counter.count("gpt-4o", text).count)
+                if i == 100:
+                    killed.wait(10)  # Redis dies while this thread is mid-run
+        except BaseException as err:  # noqa: BLE001 (reported below)
+            errors.append(err)
+
+    with caplog.at_level(logging.INFO, logger="polytok.count.cache_redis"):
+        thread = threading.Thread(target=run)
+        thread.start()
+        while len(results) < 100:
+            time.sleep(0.005)
+        redis_server.kill()
+        killed.set()
+        start = time.monotonic()
+        thread.join(60)
+        outage_seconds = time.monotonic() - start
+        assert not errors and results == [expected[t] for t in texts]  # counts kept coming
+        assert outage_seconds < 10  # no long waits on a dead Redis
+        stats = counter.cache.stats()["redis"]
+        assert stats["errors"] >= 1 and tier.down
+        warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1 and "unavailable" in warnings[0].getMessage()  # logged once
+        assert counter.cache.stats()["disk"]["writes"] == len(texts)  # L2 kept everything
+
+        redis_server.start()  # same port
+        deadline = time.monotonic() + 15
+        i = 0
+        while tier.down and time.monotonic() < deadline:
+            counter.count("gpt-4o", f"after restart {i} {LONG}")
+            i += 1
+            time.sleep(0.05)
+        assert not tier.down and tier.reconnects == 1
+        assert any("reconnected" in r.getMessage() for r in caplog.records)
+    writes = tier.stats.writes
+    counter.count("gpt-4o", "fresh after reconnect " + LONG)
+    assert tier.stats.writes == writes + 1
+    assert redis.Redis.from_url(redis_server.url).dbsize() >= 1
+
+
+def test_unreachable_redis_from_the_start(unused_port: int) -> None:
+    counter = TokenCounter(cache=CacheConfig(redis_url=f"redis://127.0.0.1:{unused_port}/0"))
+    start = time.monotonic()
+    counts = [counter.count("gpt-4o", f"{i} {LONG}").count for i in range(50)]
+    assert len(counts) == 50 and time.monotonic() - start < 5
+    stats = counter.cache.stats()["redis"]
+    assert stats["errors"] == 1 and counter.cache.redis.skipped >= 50  # one try, then backoff
