@@ -109,8 +109,9 @@ def test_encode_decode_embed(poly, gpt2):
 
 
 def test_static_embedder_as_base_model():
-    embed = pytest.importorskip("polytok.embed")
-    static = embed.StaticEmbedder()
+    from polytok.embed import StaticEmbedder
+
+    static = StaticEmbedder()
     p = PolyTokenizer(dim=static.dim)
     p.register_base(static.tokenizer, static.weight)
     p.add_tokens(["machine learning", "deep learning", "banana bread"])
