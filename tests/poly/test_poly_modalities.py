@@ -6,27 +6,27 @@ import pytest
 import torch
 
 from polytok.poly import PolyTokenizer, add_semantic_ids, semantic_id_token
+from polytok.sid import RQKMeans
 
 
 def _residual_codes(x: torch.Tensor, levels: int = 2, k: int = 16) -> torch.Tensor:
     """Codes from polytok.sid.RQKMeans (the semantic-ID subsystem)."""
-    sid = pytest.importorskip("polytok.sid")
-    model = sid.RQKMeans(n_levels=levels, n_clusters=k, random_state=0)
+    model = RQKMeans(n_levels=levels, n_clusters=k, random_state=0)
     return torch.as_tensor(model.fit(x).encode(x)).long()  # (N, levels)
 
 
 @pytest.mark.slow
 def test_digits_semantic_ids_become_image_tokens():
-    sklearn_datasets = pytest.importorskip("sklearn.datasets")
-    digits = sklearn_datasets.load_digits()
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
     x = torch.tensor(digits.data, dtype=torch.float32) / 16.0  # (1797, 64)
     labels = torch.tensor(digits.target)
     codes = _residual_codes(x)
     p = PolyTokenizer(dim=32)
     tokens = add_semantic_ids(p, codes, x, modality="image")
     assert len(tokens) == len(x) and tokens[0] == semantic_id_token(codes[0])
-    sid = pytest.importorskip("polytok.sid")
-    ids = sid.RQKMeans(n_levels=2, n_clusters=16).semantic_id(codes)
+    ids = RQKMeans(n_levels=2, n_clusters=16).semantic_id(codes)
     assert [t.removeprefix("sid:") for t in tokens] == ids  # same naming as polytok.sid
     assert set(p.tokens("image")) == set(tokens)
     assert p.lookup(tokens[0], "image").level == "exact"

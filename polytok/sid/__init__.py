@@ -1,0 +1,33 @@
+"""Semantic IDs: torch k-means, RQ-KMeans, RQ-VAE, collision-free unique IDs.
+
+Importing this package does not import lightning (only `RQVAE.fit` and `rqvae_system` do).
+"""
+
+from polytok.sid.engine import SemanticIdEngine, item_keys
+from polytok.sid.kmeans import KMeansResult
+from polytok.sid.metrics import code_metrics, fit_metrics
+from polytok.sid.rqkmeans import RQKMeans, RQKMeansConfig
+from polytok.sid.rqvae import RQVAE, RQVAEConfig, RQVAEOutput
+from polytok.sid.unique import (
+    CollisionStore,
+    InMemoryCollisionStore,
+    SQLiteCollisionStore,
+    UniqueIdResolver,
+)
+
+__all__ = [
+    "RQVAE",
+    "CollisionStore",
+    "InMemoryCollisionStore",
+    "KMeansResult",
+    "RQKMeans",
+    "RQKMeansConfig",
+    "RQVAEConfig",
+    "RQVAEOutput",
+    "SQLiteCollisionStore",
+    "SemanticIdEngine",
+    "UniqueIdResolver",
+    "code_metrics",
+    "fit_metrics",
+    "item_keys",
+]

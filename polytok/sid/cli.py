@@ -1,0 +1,107 @@
+"""``polytok sid fit`` / ``polytok sid encode``: semantic IDs from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _load_npy(path: str) -> np.ndarray:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"input file {path!r} does not exist")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (ValueError, OSError) as err:
+        raise ValueError(f"{path!r} is not a readable .npy array: {err}") from err
+
+
+def _clusters(text: str) -> int | list[int]:
+    parts = [p for p in text.split(",") if p.strip()]
+    try:
+        sizes = [int(p) for p in parts]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(
+            f"--clusters takes ints like 256 or 256,256,64: {err}"
+        ) from err
+    return sizes[0] if len(sizes) == 1 else sizes
+
+
+def _fit(args: argparse.Namespace) -> int:
+    from polytok.sid import RQKMeans
+
+    x = _load_npy(args.input)
+    model = RQKMeans(
+        n_levels=args.levels,
+        n_clusters=args.clusters,
+        random_state=args.seed,
+        max_iter=args.max_iter,
+        balanced=args.balanced,
+        backend=args.backend,
+    )
+    model.fit(x, device=args.device)
+    model.save(args.out)
+    m = model.metrics_
+    print(
+        f"saved {args.out}: rel_mse={m['rel_mse']:.4f} usage={[round(u, 3) for u in m['usage']]} "
+        f"collision_rate={m['collision_rate']:.4f} largest_bucket={m['largest_bucket']}"
+    )
+    return 0
+
+
+def _encode(args: argparse.Namespace) -> int:
+    from polytok.sid import SQLiteCollisionStore, UniqueIdResolver, item_keys
+    from polytok.sid.engine import load_encoder
+
+    model = load_encoder(args.model, device=args.device)
+    x = _load_npy(args.input)
+    ids = model.semantic_id(model.encode(x))  # validates x before anything is written
+    if args.unique:
+        keys = Path(args.keys).read_text().splitlines() if args.keys else item_keys(x)
+        if len(keys) != len(ids):
+            raise ValueError(f"--keys has {len(keys)} lines for {len(ids)} rows; one per row")
+        store = SQLiteCollisionStore(args.unique)
+        try:
+            ids = UniqueIdResolver(store, style=args.style).resolve(ids, keys)
+        finally:
+            store.close()
+    text = "\n".join(ids) + "\n"
+    if args.output:
+        Path(args.output).write_text(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add ``sid fit`` and ``sid encode`` to the ``polytok`` command."""
+    sid = subparsers.add_parser("sid", help="semantic IDs: fit RQ-KMeans, encode vectors")
+    sub = sid.add_subparsers(dest="sid_command", required=True)
+
+    fit = sub.add_parser("fit", help="fit RQ-KMeans on an (N, D) .npy file")
+    fit.add_argument("--input", required=True, help="(N, D) float .npy file")
+    fit.add_argument("--levels", type=int, default=3, help="code levels")
+    fit.add_argument(
+        "--clusters", type=_clusters, default=256, help="codes per level: 256 or 256,256,64"
+    )
+    fit.add_argument("--out", required=True, help="model directory to write")
+    fit.add_argument("--balanced", action="store_true", help="equal-size clusters")
+    fit.add_argument(
+        "--backend", default="torch", choices=["torch", "faiss", "k-means-constrained"]
+    )
+    fit.add_argument("--max-iter", type=int, default=25, help="Lloyd iterations per level")
+    fit.add_argument("--seed", type=int, default=0)
+    fit.add_argument("--device", default="cpu", help="cpu, cuda, mps")
+    fit.set_defaults(func=_fit)
+
+    enc = sub.add_parser("encode", help="semantic or unique IDs of an (N, D) .npy file")
+    enc.add_argument("--model", required=True, help="directory written by sid fit / save()")
+    enc.add_argument("--input", required=True, help="(N, D) float .npy file")
+    enc.add_argument("--unique", help="SQLite ID store: print collision-free unique IDs")
+    enc.add_argument("--style", default="suffix", choices=["suffix", "fixed"])
+    enc.add_argument("--keys", help="text file with one item key per row (default: content hash)")
+    enc.add_argument("--output", help="write IDs here instead of stdout")
+    enc.add_argument("--device", default="cpu")
+    enc.set_defaults(func=_encode)

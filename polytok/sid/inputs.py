@@ -1,0 +1,75 @@
+"""Input validation shared by the semantic-ID models: arrays or tensors in, same kind out."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+
+
+def as_matrix(x, name: str = "X", dim: int | None = None) -> Tensor:
+    """Validate ``x`` (numpy array or tensor, (N, D), float16/32/64) into a float32 tensor.
+
+    Raises:
+        TypeError: not an array/tensor, or not floating point.
+        ValueError: not 2-D, empty, wrong width, or with NaN/inf rows (their indices are named).
+    """
+    if isinstance(x, np.ndarray):
+        if not np.issubdtype(x.dtype, np.floating):
+            raise TypeError(f"{name} must be a float16/32/64 array, got dtype {x.dtype}")
+        t = torch.from_numpy(np.ascontiguousarray(x))
+    elif isinstance(x, Tensor):
+        if x.dtype not in FLOAT_DTYPES:
+            raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+        t = x.detach()
+    else:
+        raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
+    if t.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (N, D), got shape {tuple(t.shape)}")
+    if t.shape[0] == 0:
+        raise ValueError(f"{name} has no rows; pass at least one vector")
+    if dim is not None and t.shape[1] != dim:
+        raise ValueError(
+            f"{name} has {t.shape[1]} dimensions but the model was fitted on {dim}; "
+            "encode vectors of the same width"
+        )
+    # One float64 sum is finite iff every value is (no overflow in float64); the row scan
+    # that names the bad rows only runs when it is not.
+    bad = None
+    if not torch.isfinite(t.sum(dtype=torch.float64)):
+        bad = (~torch.isfinite(t).all(1)).nonzero().squeeze(1)
+    if bad is not None and bad.numel():
+        shown = bad[:10].tolist()
+        more = f" and {bad.numel() - 10} more" if bad.numel() > 10 else ""
+        raise ValueError(
+            f"{name} has NaN or inf values in {bad.numel()} row(s): {shown}{more}; "
+            "drop or impute these rows"
+        )
+    return t.float()
+
+
+def as_codes(codes, n_levels: int) -> Tensor:
+    """Validate (N, L) integer codes (array or tensor) into an int64 tensor."""
+    t = torch.from_numpy(np.asarray(codes)) if not isinstance(codes, Tensor) else codes
+    if t.dtype.is_floating_point or t.dtype == torch.bool:
+        raise TypeError(f"codes must be integers, got dtype {t.dtype}")
+    if t.ndim != 2 or t.shape[1] != n_levels:
+        raise ValueError(f"codes must have shape (N, {n_levels}), got {tuple(t.shape)}")
+    return t.long()
+
+
+def like_input(result: Tensor, original) -> Tensor | np.ndarray:
+    """Return ``result`` as numpy when ``original`` was numpy, else as a tensor on its device."""
+    if isinstance(original, np.ndarray):
+        return result.detach().cpu().numpy()
+    if isinstance(original, Tensor):
+        return result.to(original.device)
+    return result
+
+
+def semantic_ids(codes, sep: str = "-") -> list[str]:
+    """(N, L) codes -> ``["3-9-1", ...]``."""
+    rows = codes.tolist() if isinstance(codes, Tensor | np.ndarray) else codes
+    return [sep.join(str(int(c)) for c in row) for row in rows]

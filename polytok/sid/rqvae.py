@@ -1,0 +1,298 @@
+"""`RQVAE`: MLP autoencoder with a residual vector quantizer, for semantic IDs.
+
+RQ-VAE (Lee et al., 2022; as used for generative retrieval by TIGER, Rajput et al., 2023):
+``z = E(x)``, ``z_q = RVQ(z)`` (`polytok.nn.ResidualVQ`: straight-through gradients,
+commitment loss, k-means codebook initialisation, dead-code restart, optional Sinkhorn per
+level), ``x_hat = D(z_q)``. The loss is ``sum_d (x_hat - x)^2`` (summed over dimensions, mean
+over the batch) plus the quantizer loss. ``fit`` trains with Lightning (`RQVAESystem`).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from typing import NamedTuple
+
+import torch
+from torch import Tensor, nn
+
+from polytok.nn.quantize import ResidualVQ
+from polytok.sid.inputs import as_codes, as_matrix, like_input, semantic_ids
+from polytok.sid.io import check_state, load_model_dir, save_model_dir
+from polytok.sid.metrics import fit_metrics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class RQVAEConfig:
+    """Configuration of `RQVAE`.
+
+    Attributes:
+        in_dim: input width.
+        num_emb_list: codewords per level, e.g. [256, 256, 256].
+        e_dim: latent (codeword) width.
+        layers: hidden widths of the encoder MLP (the decoder mirrors them).
+        dropout: dropout after each hidden layer.
+        commitment_weight: beta of the commitment loss.
+        quant_weight: weight of the quantizer loss against the reconstruction loss.
+        decay: EMA codebook decay; None trains the codebooks by the codebook loss.
+        kmeans_init: initialise each level by k-means (on the data passed to ``fit``).
+        dead_code_threshold: restart codes whose EMA count per batch falls below this.
+        sinkhorn: balanced assignment in training, one flag for all levels or one per level.
+    """
+
+    in_dim: int
+    num_emb_list: list[int] = field(default_factory=lambda: [256, 256, 256])
+    e_dim: int = 32
+    layers: list[int] = field(default_factory=lambda: [512, 256, 128])
+    dropout: float = 0.0
+    commitment_weight: float = 0.25
+    quant_weight: float = 1.0
+    decay: float | None = None
+    kmeans_init: bool = True
+    dead_code_threshold: float = 1.0
+    sinkhorn: bool | list[bool] = False
+
+    def __post_init__(self) -> None:
+        if self.in_dim < 1 or self.e_dim < 1:
+            raise ValueError(f"in_dim and e_dim must be >= 1, got {self.in_dim} and {self.e_dim}")
+        self.num_emb_list = [int(k) for k in self.num_emb_list]
+        self.layers = [int(w) for w in self.layers]
+        if not self.num_emb_list or min(self.num_emb_list) < 1:
+            raise ValueError(f"num_emb_list needs >= 1 positive sizes, got {self.num_emb_list}")
+        if self.layers and min(self.layers) < 1:
+            raise ValueError(f"layers must be positive widths, got {self.layers}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if isinstance(self.sinkhorn, list | tuple):
+            self.sinkhorn = [bool(s) for s in self.sinkhorn]
+            if len(self.sinkhorn) != len(self.num_emb_list):
+                raise ValueError(
+                    f"sinkhorn lists {len(self.sinkhorn)} flags for {len(self.num_emb_list)} "
+                    "levels; give one per level or a single bool"
+                )
+
+
+class RQVAEOutput(NamedTuple):
+    """`RQVAE.forward` output: ``x_hat`` (B, in_dim), ``codes`` (B, L), scalar ``loss``,
+    ``recon_loss`` and ``quant_loss``, ``perplexity`` (L,), ``usage`` (L,)."""
+
+    x_hat: Tensor
+    codes: Tensor
+    loss: Tensor
+    recon_loss: Tensor
+    quant_loss: Tensor
+    perplexity: Tensor
+    usage: Tensor
+
+
+def _mlp(widths: list[int], dropout: float) -> nn.Sequential:
+    """Linear layers with ReLU (and dropout) between them, none after the last."""
+    modules: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+        modules.append(nn.Linear(a, b))
+        if i < len(widths) - 2:
+            modules += [nn.ReLU(), nn.Dropout(dropout)]
+    return nn.Sequential(*modules)
+
+
+class RQVAE(nn.Module):
+    """Residual-quantized autoencoder producing (N, L) semantic codes.
+
+    Args:
+        in_dim, num_emb_list, e_dim, layers, ...: `RQVAEConfig` fields.
+        device: where the module lives and ``fit`` trains ("cpu", "cuda", "mps").
+    """
+
+    def __init__(self, in_dim: int, device: str | torch.device = "cpu", **options) -> None:
+        super().__init__()
+        self.config = RQVAEConfig(in_dim=in_dim, **options)
+        cfg = self.config
+        self.encoder = _mlp([cfg.in_dim, *cfg.layers, cfg.e_dim], cfg.dropout)
+        self.decoder = _mlp([cfg.e_dim, *reversed(cfg.layers), cfg.in_dim], cfg.dropout)
+        self.rvq = ResidualVQ(
+            cfg.e_dim,
+            cfg.num_emb_list,
+            commitment_weight=cfg.commitment_weight,
+            decay=cfg.decay,
+            kmeans_init=cfg.kmeans_init,
+            dead_code_threshold=cfg.dead_code_threshold,
+            sinkhorn=cfg.sinkhorn,
+        )
+        self.metrics_: dict = {}
+        self.to(device)
+
+    @property
+    def n_levels(self) -> int:
+        return len(self.config.num_emb_list)
+
+    @property
+    def is_fitted(self) -> bool:
+        return all(bool(layer.initialized) for layer in self.rvq.layers)
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def forward(self, x: Tensor) -> RQVAEOutput:
+        """x (B, in_dim) -> `RQVAEOutput`."""
+        z = self.encoder(x)  # (B, in_dim) -> (B, e_dim)
+        q = self.rvq(z)
+        x_hat = self.decoder(q.quantized)  # (B, e_dim) -> (B, in_dim)
+        recon = ((x_hat - x) ** 2).sum(-1).mean()
+        loss = recon + self.config.quant_weight * q.loss
+        return RQVAEOutput(x_hat, q.codes, loss, recon, q.loss, q.perplexity, q.usage)
+
+    @torch.no_grad()
+    def init_codebooks(self, x: Tensor, batch_size: int, max_points: int = 65536) -> None:
+        """k-means initialisation of every level on (a sample of) x, before training.
+
+        Args:
+            x: (N, in_dim) training vectors.
+            batch_size: training batch size; the code counts are rescaled to counts per batch,
+                the unit of ``dead_code_threshold``, so that restarts start working at once.
+            max_points: run k-means on at most this many rows.
+        """
+        if not self.config.kmeans_init or self.is_fitted:
+            return
+        if x.shape[0] > max_points:
+            idx = torch.randperm(x.shape[0], device=x.device)[:max_points]
+            x = x[idx]
+        was_training = self.training
+        self.eval()
+        z = self.encoder(x)
+        self.rvq.train()  # uninitialised levels run k-means on their residuals here
+        self.rvq(z)
+        scale = min(batch_size, x.shape[0]) / x.shape[0]
+        for layer in self.rvq.layers:
+            layer.cluster_size.mul_(scale)
+            layer.embed_sum.mul_(scale)
+        self.train(was_training)
+
+    def fit(
+        self,
+        X,
+        epochs: int = 20,
+        batch_size: int = 1024,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        val_fraction: float = 0.0,
+        seed: int = 0,
+        enable_progress_bar: bool = False,
+        **trainer_options,
+    ) -> RQVAE:
+        """Train on X (N, in_dim) with a Lightning `RQVAESystem`; returns self.
+
+        ``metrics_`` then holds `polytok.sid.metrics.fit_metrics` over all of X.
+        """
+        import lightning as L
+
+        from polytok.sid.rqvae_system import RQVAESystem, VectorDataModule, trainer_device
+
+        x = as_matrix(X, dim=self.config.in_dim)
+        if max(self.config.num_emb_list) > x.shape[0]:
+            raise ValueError(
+                f"num_emb_list {self.config.num_emb_list} asks for more codewords than samples "
+                f"({x.shape[0]}); use smaller codebooks or more data"
+            )
+        L.seed_everything(seed, workers=True, verbose=False)
+        device = self._device()
+        self.init_codebooks(x.to(device), batch_size)
+        steps = epochs * -(-int(x.shape[0] * (1 - val_fraction)) // batch_size)
+        system = RQVAESystem(
+            model=asdict(self.config),
+            lr=lr,
+            weight_decay=weight_decay,
+            max_steps=steps,
+            module=self,
+        )
+        data = VectorDataModule(x, batch_size=batch_size, val_fraction=val_fraction, seed=seed)
+        accelerator, devices = trainer_device(device)
+        options = {
+            "max_epochs": epochs,
+            "accelerator": accelerator,
+            "devices": devices,
+            "enable_progress_bar": enable_progress_bar,
+            "logger": False,
+            "enable_checkpointing": False,
+            "enable_model_summary": False,
+            "num_sanity_val_steps": 0,
+        }
+        options.update(trainer_options)
+        L.Trainer(**options).fit(system, datamodule=data)
+        self.to(device)
+        self.metrics_ = self.evaluate(x)
+        log.info("RQVAE fit: %s", self.metrics_)
+        return self
+
+    @torch.no_grad()
+    def evaluate(self, X) -> dict:
+        """`fit_metrics` of X (N, in_dim): relative MSE, usage, perplexity, collisions."""
+        x = as_matrix(X, dim=self.config.in_dim).to(self._device())
+        was_training = self.training
+        self.eval()
+        codes, x_hat = [], []
+        for chunk in x.split(65536):
+            out = self(chunk)
+            codes.append(out.codes)
+            x_hat.append(out.x_hat)
+        self.train(was_training)
+        return fit_metrics(x, x - torch.cat(x_hat), torch.cat(codes), self.config.num_emb_list)
+
+    def _check_fitted(self) -> None:
+        if not self.is_fitted:
+            raise ValueError("this RQVAE is not fitted yet; call fit(X) or RQVAE.load(dir)")
+
+    @torch.no_grad()
+    def encode(self, X):
+        """X (N, in_dim) -> codes (N, L) int64 (numpy in, numpy out; tensor in, tensor out)."""
+        self._check_fitted()
+        x = as_matrix(X, dim=self.config.in_dim).to(self._device())
+        was_training = self.training
+        self.eval()
+        codes = torch.cat([self.rvq(self.encoder(c)).codes for c in x.split(65536)])
+        self.train(was_training)
+        return like_input(codes, X)
+
+    @torch.no_grad()
+    def decode(self, codes):
+        """codes (N, L) -> reconstructions (N, in_dim)."""
+        self._check_fitted()
+        c = as_codes(codes, self.n_levels).to(self._device())
+        for level, size in enumerate(self.config.num_emb_list):
+            if c.numel() and (int(c[:, level].min()) < 0 or int(c[:, level].max()) >= size):
+                raise ValueError(
+                    f"codes at level {level} must lie in [0, {size}), got out-of-range"
+                )
+        was_training = self.training
+        self.eval()
+        x_hat = self.decoder(self.rvq.decode(c))
+        self.train(was_training)
+        return like_input(x_hat, codes)
+
+    def semantic_id(self, codes, sep: str = "-") -> list[str]:
+        """(N, L) codes -> ``["3-9-1", ...]``."""
+        return semantic_ids(as_codes(codes, self.n_levels), sep)
+
+    def save(self, directory: str | os.PathLike) -> None:
+        """Write ``config.json`` + ``model.safetensors`` to ``directory`` atomically."""
+        self._check_fitted()
+        save_model_dir(
+            directory,
+            "RQVAE",
+            {"config": asdict(self.config), "metrics": self.metrics_},
+            self.state_dict(),
+        )
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, device: str | torch.device = "cpu") -> RQVAE:
+        """Read a directory written by `save` (local files only, strict)."""
+        header, tensors = load_model_dir(directory, "RQVAE")
+        try:
+            model = cls(device="cpu", **header["config"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ValueError(f"{str(directory)!r}: invalid config.json ({err})") from err
+        check_state(model, tensors, directory)
+        model.metrics_ = header.get("metrics", {})
+        return model.to(device)
