@@ -19,6 +19,11 @@ _EXPORTS: dict[str, str] = {
     "build_tokenizer": "polytok.tokenizers:build_tokenizer",
     "tokenizer_from_spec": "polytok.tokenizers:tokenizer_from_spec",
     "load_tokenizer": "polytok.tokenizers:load_tokenizer",
+    "save_tokenizer": "polytok.tokenizers:save_tokenizer",
+    "CharTokenizer": "polytok.tokenizers:CharTokenizer",
+    "ByteBPETokenizer": "polytok.tokenizers:ByteBPETokenizer",
+    "HFTokenizer": "polytok.tokenizers:HFTokenizer",
+    "TiktokenTokenizer": "polytok.tokenizers:TiktokenTokenizer",
     # language models
     "build_model": "polytok.models:build_model",
     "LMOutput": "polytok.models.base:LMOutput",
@@ -31,6 +36,32 @@ _EXPORTS: dict[str, str] = {
     # data
     "load_source": "polytok.data:load_source",
     "TokenStreamDataModule": "polytok.data:TokenStreamDataModule",
+    # count: exact token counts per LLM family, 3-tier cache
+    "TokenCounter": "polytok.count:TokenCounter",
+    "CountResult": "polytok.count:CountResult",
+    "CacheConfig": "polytok.count:CacheConfig",
+    # embed / compress: offline static embeddings, query-aware compression + validation
+    "StaticEmbedder": "polytok.embed:StaticEmbedder",
+    "HFMeanPoolEmbedder": "polytok.embed:HFMeanPoolEmbedder",
+    "ContextCompressor": "polytok.compress:ContextCompressor",
+    "CompressionResult": "polytok.compress:CompressionResult",
+    "CompressionValidator": "polytok.compress:CompressionValidator",
+    # sid: semantic IDs
+    "RQKMeans": "polytok.sid:RQKMeans",
+    "RQVAE": "polytok.sid:RQVAE",
+    "SemanticIdEngine": "polytok.sid:SemanticIdEngine",
+    "UniqueIdResolver": "polytok.sid:UniqueIdResolver",
+    "SQLiteCollisionStore": "polytok.sid:SQLiteCollisionStore",
+    # poly: versioned multi-modal token embeddings
+    "PolyTokenizer": "polytok.poly:PolyTokenizer",
+    "PolyTokenizerConfig": "polytok.poly:PolyTokenizerConfig",
+    "MetaEmbeddingStore": "polytok.poly:MetaEmbeddingStore",
+    "GoldSpreading": "polytok.poly:GoldSpreading",
+    # glyph: phrase tapes and the hybrid tokenizer
+    "GlyphTape": "polytok.glyph:GlyphTape",
+    "TapeBuildConfig": "polytok.glyph:TapeBuildConfig",
+    "build_tape": "polytok.glyph:build_tape",
+    "HybridTokenizer": "polytok.glyph:HybridTokenizer",
 }
 
 __all__ = ["__version__", *_EXPORTS]

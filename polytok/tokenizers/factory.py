@@ -18,6 +18,17 @@ BUILDABLE: dict[str, dict[str, Any]] = {
     "char": {},
     "bpe": {"vocab_size": 2048, "min_frequency": 2},
     "hf": {"path": None},
+    "prime": {"base": {"name": "char"}},
+    "hybrid": {
+        "base": "cl100k_base",
+        "tape": None,
+        "glyphs": 4096,
+        "unit": "document",
+        "families": 0,
+        "mode": "lossless",
+        "similarity_threshold": 0.75,
+        "version": None,
+    },
     **{name: {} for name in TIKTOKEN_NAMES},
 }
 
@@ -51,7 +62,9 @@ def build_tokenizer(cfg: Mapping[str, Any], texts: Texts | None = None) -> TextT
     """Turn a ``tokenizer`` config into a tokenizer, training it on ``texts`` when needed.
 
     Accepted configs: ``{name: char}``, ``{name: bpe, vocab_size: 2048, min_frequency: 2}``,
-    ``{name: <tiktoken name>}``, ``{name: hf, path: DIR}``. ``texts`` (training documents, or a
+    ``{name: <tiktoken name>}``, ``{name: hf, path: DIR}``, ``{name: prime, base: {...}}``
+    (`polytok.reso.PrimeTokenizer`) and ``{name: hybrid, base, tape, ...}``
+    (`polytok.glyph.HybridTokenizer`). ``texts`` (training documents, or a
     zero-argument callable returning them, so that they are only read when training is needed) is
     required for ``char`` and ``bpe`` and ignored otherwise.
 
@@ -87,9 +100,17 @@ def build_tokenizer(cfg: Mapping[str, Any], texts: Texts | None = None) -> TextT
         from polytok.tokenizers.hf import HFTokenizer
 
         return HFTokenizer.from_dir(options["path"])
+    if name == "hybrid":  # loads its tape, or mines one on ``texts`` when the file is missing
+        from polytok.glyph.hybrid import HybridTokenizer
+
+        return HybridTokenizer.from_config(options, texts)
     if texts is None:
         raise ValueError(f"tokenizer {name!r} is trained on the corpus: pass its training texts")
     documents = texts() if callable(texts) else texts
+    if name == "prime":  # dense ids <-> primes over any base tokenizer (ResoFormer)
+        from polytok.reso.primes import PrimeTokenizer
+
+        return PrimeTokenizer.train(documents, base=options["base"])
     if name == "char":
         from polytok.tokenizers.char import CharTokenizer
 
