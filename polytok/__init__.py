@@ -52,6 +52,10 @@ _EXPORTS: dict[str, str] = {
     "SemanticIdEngine": "polytok.sid:SemanticIdEngine",
     "UniqueIdResolver": "polytok.sid:UniqueIdResolver",
     "SQLiteCollisionStore": "polytok.sid:SQLiteCollisionStore",
+    # reso: prime-indexed tokens and the ResoFormer
+    "ResoFormer": "polytok.reso:ResoFormer",
+    "ResoFormerConfig": "polytok.reso:ResoFormerConfig",
+    "PrimeTokenizer": "polytok.reso:PrimeTokenizer",
     # poly: versioned multi-modal token embeddings
     "PolyTokenizer": "polytok.poly:PolyTokenizer",
     "PolyTokenizerConfig": "polytok.poly:PolyTokenizerConfig",
