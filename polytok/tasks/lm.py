@@ -119,13 +119,13 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from polytok.data import load_source
     from polytok.systems import LanguageModelSystem
 
-    if not cfg.get("ckpt_path"):
-        raise ValueError(
-            "eval.py needs a checkpoint: pass ckpt_path=PATH/TO/checkpoints/last.ckpt "
-            "(train.py prints it at the end of a run)"
-        )
     out = output_dir(cfg)
     try:
+        if not cfg.get("ckpt_path"):
+            raise ValueError(
+                "eval.py needs a checkpoint: pass ckpt_path=PATH/TO/checkpoints/last.ckpt "
+                "(train.py prints it at the end of a run)"
+            )
         hparams = load_checkpoint_hparams(cfg.ckpt_path)
         system = LanguageModelSystem.load_from_checkpoint(
             cfg.ckpt_path, map_location="cpu", weights_only=True
