@@ -11,13 +11,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 from torch import nn
+
+from polytok.atomic import atomic_directory
 
 FORMAT = "polytok-lm"
 FORMAT_VERSION = 1
@@ -69,23 +69,11 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike, tokenizer: A
     if "pretrained" in config:
         config["pretrained"] = None  # weights live in model.safetensors, not the source dir
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": name, "config": config}
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with atomic_directory(directory) as tmp:
         (tmp / "config.json").write_text(json.dumps(meta, indent=2))
         save_model(model, str(tmp / "model.safetensors"))
         if tokenizer is not None:
             save_tokenizer(tokenizer, tmp / "tokenizer")
-        old = None
-        if directory.exists():
-            old = directory.with_name(f".{directory.name}.old-{os.getpid()}")
-            os.replace(directory, old)
-        os.replace(tmp, directory)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
 
 

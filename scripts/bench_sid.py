@@ -23,15 +23,13 @@ import numpy as np
 import torch
 
 from polytok.sid import RQVAE, RQKMeans, SemanticIdEngine, SQLiteCollisionStore, UniqueIdResolver
+from polytok.sid.inputs import gaussian_mixture
 from polytok.sid.metrics import fit_metrics
 
 
 def mixture(n: int, dim: int, components: int, seed: int = 0) -> np.ndarray:
     """(n, dim) float32 Gaussian mixture: unit-normal means, isotropic noise of std 0.5."""
-    rng = np.random.default_rng(seed)
-    means = rng.normal(size=(components, dim)).astype(np.float32)
-    labels = rng.integers(components, size=n)
-    return means[labels] + 0.5 * rng.normal(size=(n, dim)).astype(np.float32)
+    return gaussian_mixture(n, dim, components, seed=seed, spread=0.5)
 
 
 def faiss_fit(x: np.ndarray, levels: int, k: int, niter: int) -> list[np.ndarray]:

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from safetensors.torch import load_file, save_file
 
+from polytok.atomic import atomic_directory
 from polytok.tokenizers.base import tokenizer_from_spec
 
 if TYPE_CHECKING:
@@ -41,9 +40,7 @@ def _write_json(path: Path, obj: Any) -> None:
 def save_pretrained(poly: PolyTokenizer, path: str | os.PathLike, save_base: bool = True) -> Path:
     """Write ``poly`` to directory ``path`` atomically; returns the path."""
     target = Path(path).resolve()
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.tmp-"))
-    try:
+    with atomic_directory(target) as tmp:
         config = {
             "class": CLASS_NAME,
             "format_version": FORMAT_VERSION,
@@ -71,16 +68,6 @@ def save_pretrained(poly: PolyTokenizer, path: str | os.PathLike, save_base: boo
         if save_base and poly._base_weight:
             base = {m: w.contiguous() for m, w in poly._base_weight.items()}
             save_file(base, str(tmp / "base_embeddings.safetensors"), metadata={"format": "pt"})
-        if target.exists():
-            old = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.old-"))
-            os.replace(target, old / "previous")
-            os.replace(tmp, target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return target
 
 

@@ -73,3 +73,16 @@ def semantic_ids(codes, sep: str = "-") -> list[str]:
     """(N, L) codes -> ``["3-9-1", ...]``."""
     rows = codes.tolist() if isinstance(codes, Tensor | np.ndarray) else codes
     return [sep.join(str(int(c)) for c in row) for row in rows]
+
+
+def gaussian_mixture(
+    n: int, dim: int, components: int, seed: int = 0, scale: float = 1.0, spread: float = 0.3
+) -> np.ndarray:
+    """A deterministic (n, dim) float32 Gaussian mixture: demo, test and benchmark data.
+
+    Means are ``scale * N(0, I)``, each row picks a mean uniformly, plus ``spread * N(0, I)`` noise.
+    """
+    rng = np.random.default_rng(seed)
+    means = (rng.normal(size=(components, dim)) * scale).astype(np.float32)
+    labels = rng.integers(components, size=n)
+    return means[labels] + spread * rng.normal(size=(n, dim)).astype(np.float32)

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
+
+from polytok.atomic import atomic_directory
 
 FORMAT = "polytok-sid"
 FORMAT_VERSION = 1
@@ -32,25 +32,13 @@ def save_model_dir(
         tensors: name -> tensor (moved to CPU, made contiguous).
     """
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "class": class_name, **meta}
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))
-    try:
+    with atomic_directory(directory) as tmp:
         (tmp / "config.json").write_text(json.dumps(header, indent=2))
         save_file(
             {k: v.detach().cpu().contiguous() for k, v in tensors.items()},
             str(tmp / "model.safetensors"),
         )
-        old = None
-        if directory.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{directory.name}.old.", dir=directory.parent))
-            os.replace(directory, old / "d")
-        os.replace(tmp, directory)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return directory
 
 

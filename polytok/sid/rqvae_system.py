@@ -1,7 +1,7 @@
 """`RQVAESystem` (LightningModule) and `VectorDataModule` for training `RQVAE`.
 
 AdamW (Loshchilov & Hutter, 2019) with the learning-rate schedules of
-`polytok.systems.lm.lr_factor`. Logs ``train/loss``, ``train/recon_loss``, ``train/quant_loss``,
+`polytok.systems.optim.lr_factor`. Logs ``train/loss``, ``train/recon_loss``, ``train/quant_loss``,
 ``train/code_usage``; the same under ``val/`` when a validation split exists, plus per level
 ``val/usage_l{i}`` / ``val/perplexity_l{i}``.
 """
@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
 from polytok.sid.rqvae import RQVAE
-from polytok.systems.lm import SCHEDULES, lr_factor
+from polytok.systems.optim import SCHEDULES, ScheduledAdamW
 
 
 def trainer_device(device: torch.device) -> tuple[str, Any]:
@@ -63,7 +63,7 @@ class VectorDataModule(L.LightningDataModule):
         return DataLoader(TensorDataset(self.val), batch_size=self.batch_size)
 
 
-class RQVAESystem(L.LightningModule):
+class RQVAESystem(ScheduledAdamW, L.LightningModule):
     """Trains an `RQVAE` built from the primitive ``model`` dict (`RQVAEConfig` fields).
 
     Args:
@@ -133,37 +133,6 @@ class RQVAESystem(L.LightningModule):
     def validation_step(self, batch, batch_idx: int) -> None:
         self._step(batch, "val")
 
-    def configure_optimizers(self):
-        decay, no_decay = [], []
-        for param in self.model.parameters():
-            if param.requires_grad:
-                (decay if param.ndim >= 2 else no_decay).append(param)
+    def no_decay_parameters(self):
         # codebooks are (K, D) matrices but must not decay towards zero
-        codebooks = {id(layer.codebook) for layer in self.model.rvq.layers}
-        no_decay += [p for p in decay if id(p) in codebooks]
-        decay = [p for p in decay if id(p) not in codebooks]
-        hp = self.hparams
-        optimizer = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": hp.weight_decay},
-                {"params": no_decay, "weight_decay": 0.0},
-            ],
-            lr=hp.lr,
-            betas=tuple(hp.betas),
-        )
-
-        def factor(step: int) -> float:
-            return lr_factor(step, hp.lr_schedule, hp.warmup_steps, hp.max_steps, hp.min_lr_ratio)
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-        }
-
-    def configure_gradient_clipping(
-        self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None
-    ) -> None:
-        clip = gradient_clip_val if gradient_clip_val is not None else self.hparams.grad_clip
-        if clip:
-            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")
+        return [layer.codebook for layer in self.model.rvq.layers]

@@ -20,6 +20,7 @@ import torch
 from omegaconf import DictConfig
 
 from polytok.run import discard_incomplete, make_trainer, output_dir, to_dict
+from polytok.sid.inputs import gaussian_mixture
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +38,8 @@ def dialog_lines(language: str = "english", split: str = "train") -> list[str]:
 
 
 def sample_vectors(n: int = 4000, dim: int = 32, components: int = 64, seed: int = 0) -> np.ndarray:
-    """A deterministic (n, dim) float32 Gaussian mixture: the demo data of ``rqvae_npy``."""
-    rng = np.random.default_rng(seed)
-    means = rng.normal(size=(components, dim)).astype(np.float32)
-    labels = rng.integers(components, size=n)
-    return means[labels] + 0.3 * rng.normal(size=(n, dim)).astype(np.float32)
+    """The demo data of ``rqvae_npy``: `gaussian_mixture` with unit-scale means."""
+    return gaussian_mixture(n, dim, components, seed=seed, spread=0.3)
 
 
 def load_vectors(data: dict[str, Any]) -> torch.Tensor:

@@ -21,31 +21,15 @@ from lightning.pytorch.utilities import rank_zero_only
 from polytok.generation import SamplingConfig, generate
 from polytok.models import build_model
 from polytok.models.base import as_lm_output
+from polytok.systems.optim import SCHEDULES, ScheduledAdamW
 from polytok.tokenizers.base import tokenizer_from_spec
 
 log = logging.getLogger(__name__)
 
-PHI = (1 + 5**0.5) / 2
 IGNORE_INDEX = -100  # padded targets (F.cross_entropy's default ignore_index)
-SCHEDULES = ("cosine", "golden", "constant")
 
 
-def lr_factor(
-    step: int, schedule: str, warmup_steps: int, max_steps: int, min_lr_ratio: float
-) -> float:
-    """Multiplier of the base learning rate at ``step`` (0-based)."""
-    if schedule == "golden":
-        # phi^(-step / warmup): the rate falls by 1/phi every `warmup_steps`, floored.
-        return max(PHI ** (-step / max(warmup_steps, 1)), min_lr_ratio)
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    if schedule == "constant":
-        return 1.0
-    progress = min((step - warmup_steps) / max(max_steps - warmup_steps, 1), 1.0)
-    return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-class LanguageModelSystem(L.LightningModule):
+class LanguageModelSystem(ScheduledAdamW, L.LightningModule):
     """Causal language modelling for any model registered in `polytok.models.MODELS`.
 
     Args:
@@ -181,34 +165,3 @@ class LanguageModelSystem(L.LightningModule):
         experiment = getattr(self.logger, "experiment", None)
         if experiment is not None and hasattr(experiment, "add_text"):
             experiment.add_text("val/sample", text, self.global_step)
-
-    def configure_optimizers(self):
-        decay, no_decay = [], []
-        for param in self.model.parameters():
-            if param.requires_grad:
-                (decay if param.ndim >= 2 else no_decay).append(param)
-        groups = [
-            {"params": decay, "weight_decay": self.hparams.weight_decay},
-            {"params": no_decay, "weight_decay": 0.0},
-        ]
-        fused = self.device.type == "cuda"
-        optimizer = torch.optim.AdamW(
-            groups, lr=self.hparams.lr, betas=tuple(self.hparams.betas), fused=fused
-        )
-        hp = self.hparams
-
-        def factor(step: int) -> float:
-            return lr_factor(step, hp.lr_schedule, hp.warmup_steps, hp.max_steps, hp.min_lr_ratio)
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
-        }
-
-    def configure_gradient_clipping(
-        self, optimizer, gradient_clip_val=None, gradient_clip_algorithm=None
-    ):
-        clip = gradient_clip_val if gradient_clip_val is not None else self.hparams.grad_clip
-        if clip:
-            self.clip_gradients(optimizer, gradient_clip_val=clip, gradient_clip_algorithm="norm")

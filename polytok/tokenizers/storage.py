@@ -9,30 +9,14 @@ Files are written atomically (temporary file in the same directory, then ``os.re
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
+from polytok.atomic import write_text_atomic
 from polytok.tokenizers.base import TextTokenizer, tokenizer_from_spec
 
 CONFIG_FILE = "tokenizer_config.json"
 NATIVE_FILE = "tokenizer.json"
 FORMAT_VERSION = 1
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so readers see either the old file or the whole new one."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_tokenizer(tokenizer: TextTokenizer, directory: str | Path) -> Path:

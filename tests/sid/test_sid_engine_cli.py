@@ -18,22 +18,11 @@ from polytok.sid import (
     item_keys,
 )
 from polytok.sid.engine import load_encoder
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from polytok.sid.inputs import gaussian_mixture
 
 
 def blobs(n=400, dim=8, centers=6, seed=0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    means = rng.normal(size=(centers, dim)) * 3
-    return (means[rng.integers(centers, size=n)] + 0.1 * rng.normal(size=(n, dim))).astype(
-        np.float32
-    )
+    return gaussian_mixture(n, dim, centers, seed=seed, scale=3, spread=0.1)
 
 
 def test_engine_issue_api_is_collision_free_and_idempotent(tmp_path) -> None:

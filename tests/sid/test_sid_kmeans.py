@@ -9,14 +9,6 @@ import torch
 from polytok.sid.kmeans import _lloyd, kmeans, kmeans_plusplus, nearest, sq_distances
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def mixture(n=3000, dim=8, centers=20, seed=0, spread=0.3):
     g = torch.Generator().manual_seed(seed)
     means = torch.randn(centers, dim, generator=g) * 3

@@ -9,22 +9,11 @@ import pytest
 import torch
 
 from polytok.sid import RQKMeans
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from polytok.sid.inputs import gaussian_mixture
 
 
 def blobs(n=1200, dim=8, centers=30, seed=0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    means = rng.normal(size=(centers, dim)) * 3
-    return (means[rng.integers(centers, size=n)] + 0.3 * rng.normal(size=(n, dim))).astype(
-        np.float32
-    )
+    return gaussian_mixture(n, dim, centers, seed=seed, scale=3, spread=0.3)
 
 
 def test_issue_api_round_trip(tmp_path) -> None:

@@ -7,22 +7,11 @@ import pytest
 import torch
 
 from polytok.sid import RQVAE, RQVAEConfig
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from polytok.sid.inputs import gaussian_mixture
 
 
 def blobs(n=600, dim=16, centers=12, seed=0) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    means = rng.normal(size=(centers, dim)) * 2
-    return (means[rng.integers(centers, size=n)] + 0.2 * rng.normal(size=(n, dim))).astype(
-        np.float32
-    )
+    return gaussian_mixture(n, dim, centers, seed=seed, scale=2, spread=0.2)
 
 
 @pytest.fixture(scope="module")

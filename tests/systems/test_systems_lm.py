@@ -5,7 +5,8 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from polytok.systems.lm import PHI, LanguageModelSystem, lr_factor
+from polytok.systems.lm import LanguageModelSystem
+from polytok.systems.optim import PHI, lr_factor
 
 TEXT = "to be or not to be, that is the question. " * 40
 TINY = {"name": "gpt2", "dim": 32, "num_layers": 1, "num_heads": 2, "max_positions": 32}
