@@ -58,8 +58,8 @@ def throughput(args) -> tuple[list[tuple[str, float, str]], float]:
     known = [rng.choice(vocab[args.vocab // 2 :]) for _ in range(args.queries)]
     older = [rng.choice(vocab[: args.vocab // 2]) for _ in range(args.queries)]
     unknown = [f"unk{rng.random()}" for _ in range(args.queries)]
-    ids = torch.tensor([poly._rows[("text", "v2")][t] for t in known])
-    table = poly.store.table("text:v2")
+    ids = torch.tensor([poly.vocab.row("text", "v2", t) for t in known])
+    table = poly.embedding.table("text:v2")
     results = []
     with torch.no_grad():
         t_batched = best_of(lambda: poly.get_embeddings(known, version="v2"), args.repeats)

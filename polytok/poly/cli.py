@@ -44,7 +44,7 @@ def _info(args: argparse.Namespace) -> int:
         "modalities": {
             m: {v: len(poly.tokens(m, v)) for v in poly.versions(m)} for m in poly.modalities
         },
-        "base": {m: t.to_spec() for m, t in poly._base.items()},
+        "base": poly.codec.specs(),
     }
     print(json.dumps(info, indent=2))
     return 0

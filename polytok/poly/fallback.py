@@ -20,6 +20,7 @@ from collections import Counter
 from typing import NamedTuple
 
 from polytok.poly.hashing import jump_hash, stable_hash64
+from polytok.poly.versions import VersionTable
 
 LEVELS = ("exact", "older_version", "oov_bucket", "global")
 
@@ -36,6 +37,39 @@ class Resolution(NamedTuple):
 def bucket_of(token: str, num_buckets: int) -> int:
     """The stable OOV bucket of ``token`` among ``num_buckets``."""
     return jump_hash(stable_hash64(token), num_buckets)
+
+
+class FallbackChain:
+    """Resolves a token of ``(modality, version)`` to the table row that serves it.
+
+    Args:
+        vocab: the registry's `VersionTable` (read only).
+        global_buckets: rows of the global bucket table.
+    """
+
+    def __init__(self, vocab: VersionTable, global_buckets: int) -> None:
+        if global_buckets < 1:
+            raise ValueError(f"global_buckets must be >= 1, got {global_buckets}")
+        self.vocab = vocab
+        self.global_buckets = global_buckets
+
+    def resolve(self, token: str, modality: str, version: str) -> Resolution:
+        """The first level with an answer (``modality`` and ``version`` must exist)."""
+        row = self.vocab.row(modality, version, token)
+        if row is not None:
+            return Resolution("exact", f"{modality}:{version}", row, version)
+        return self.resolve_missing(token, modality, version)
+
+    def resolve_missing(self, token: str, modality: str, version: str) -> Resolution:
+        """Levels 2-4 for a token that this version does not store."""
+        for older in self.vocab.chain(modality, version)[1:]:
+            row = self.vocab.row(modality, older, token)
+            if row is not None:
+                return Resolution("older_version", f"{modality}:{older}", row, older)
+        buckets = self.vocab.oov_buckets(modality)
+        if buckets:
+            return Resolution("oov_bucket", f"oov:{modality}", bucket_of(token, buckets), None)
+        return Resolution("global", "global", bucket_of(token, self.global_buckets), None)
 
 
 class FallbackStats:

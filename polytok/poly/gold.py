@@ -123,7 +123,7 @@ def gold_family(n: int) -> np.ndarray:
 
 def to_bipolar(bits: np.ndarray | torch.Tensor) -> torch.Tensor:
     """Map bits ``{0, 1}`` to chips ``{+1, -1}`` (``1 - 2b``) as float64."""
-    b = torch.as_tensor(np.asarray(bits), dtype=torch.float64)
+    b = torch.as_tensor(np.asarray(bits), dtype=torch.float64, device="cpu")  # host-side
     return 1.0 - 2.0 * b
 
 

@@ -27,7 +27,8 @@ def semantic_id_token(code: Sequence[int], prefix: str = "sid") -> str:
 def random_projection(in_features: int, out_features: int, seed: int = 0) -> torch.Tensor:
     """``(in_features, out_features)`` Gaussian JL map scaled by ``1/sqrt(out_features)``."""
     gen = torch.Generator().manual_seed(seed)
-    return torch.randn(in_features, out_features, generator=gen) / out_features**0.5
+    gauss = torch.randn(in_features, out_features, generator=gen, device="cpu")  # host-seeded
+    return gauss / out_features**0.5
 
 
 def add_semantic_ids(
@@ -57,7 +58,7 @@ def add_semantic_ids(
         )
     if modality not in poly.modalities:
         poly.add_modality(modality)
-    modality, version = poly._target(modality, version)
+    modality, version = poly.target(modality, version)
     items = [semantic_id_token(row, prefix) for row in codes.tolist()]
     unique = list(dict.fromkeys(items))
     inits = None
@@ -68,15 +69,14 @@ def add_semantic_ids(
                 f"vectors must be (N={codes.shape[0]}, d), one per code row; got {tuple(vectors.shape)}"
             )
         if vectors.shape[1] != poly.in_dim:
-            vectors = vectors @ random_projection(
-                vectors.shape[1], poly.in_dim, seed
-            )  # (N, in_dim)
+            projection = random_projection(vectors.shape[1], poly.in_dim, seed)
+            vectors = vectors @ projection.to(vectors.device)  # (N, d) -> (N, in_dim)
         index = {t: i for i, t in enumerate(unique)}
-        groups = torch.tensor([index[t] for t in items])
-        sums = torch.zeros(len(unique), poly.in_dim).index_add_(0, groups, vectors)
+        groups = torch.tensor([index[t] for t in items], device=vectors.device)
+        sums = vectors.new_zeros(len(unique), poly.in_dim).index_add_(0, groups, vectors)
         counts = torch.bincount(groups, minlength=len(unique)).clamp_min(1)
         inits = sums / counts[:, None]  # (U, in_dim) mean vector per code
-    known = poly._rows[(modality, version)]
+    known = poly.vocab.rows(modality, version)
     fresh = [i for i, t in enumerate(unique) if t not in known]
     if fresh:
         poly.add_tokens(

@@ -18,22 +18,25 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
+import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
-from polytok.poly.fallback import FallbackStats
+from polytok.poly import serialization
+from polytok.poly.embedding import PolyEmbedding
+from polytok.poly.fallback import FallbackChain, FallbackStats
 from polytok.poly.lookup import LookupMixin
-from polytok.poly.spreading import GoldSpreading
-from polytok.poly.store import MetaEmbeddingStore
-from polytok.tokenizers.base import TextTokenizer
+from polytok.poly.text import TextCodec
+from polytok.poly.versions import VersionTable, check_name
+from polytok.tokenizers.base import TextTokenizer, tokenizer_from_spec
 
 log = logging.getLogger(__name__)
-_NAME = re.compile(r"^[A-Za-z0-9_\-]+$")
 _LATEST = object()  # sentinel: "parent = the modality's newest version"
 
 
@@ -52,7 +55,7 @@ class PolyTokenizerConfig:
     def __post_init__(self) -> None:
         self.modalities = tuple(self.modalities)
         for name in self.modalities:
-            _check_name("modality", name)
+            check_name("modality", name)
         if self.oov_buckets < 0 or self.global_buckets < 1:
             raise ValueError(
                 f"need oov_buckets >= 0 and global_buckets >= 1, got {self.oov_buckets}, "
@@ -60,13 +63,6 @@ class PolyTokenizerConfig:
             )
         if self.init_std <= 0:
             raise ValueError(f"init_std must be > 0, got {self.init_std}")
-
-
-def _check_name(kind: str, name: str) -> None:
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(
-            f"{kind} name must match {_NAME.pattern} (letters, digits, _ -), got {name!r}"
-        )
 
 
 def init_digest(init: torch.Tensor | None) -> str | None:
@@ -77,42 +73,47 @@ def init_digest(init: torch.Tensor | None) -> str | None:
     return hashlib.blake2b(data, digest_size=8).hexdigest()
 
 
-class PolyTokenizer(LookupMixin):
+def _seeded_rows(count: int, dim: int, seed: int, std: float) -> torch.Tensor:
+    """``(count, dim)`` seeded Gaussian rows, drawn on the host (same values on every device)."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(count, dim, generator=gen, device="cpu") * std
+
+
+class PolyTokenizer(LookupMixin, nn.Module):
     """Versioned multi-modal token-embedding registry (see module docstring).
+
+    A small class over four owned parts: ``embedding`` (`PolyEmbedding`, every tensor: codes,
+    tables, base matrices), ``vocab`` (`VersionTable`: modalities, versions, token rows and ids),
+    ``fallback`` (`FallbackChain`) and ``codec`` (`TextCodec`: base tokenizers, encode/decode).
+    It is an ``nn.Module``: ``.to(device)`` moves the tables, ``state_dict()`` holds them, and
+    lookups return tensors on its device. ``forward(tokens, modality, version)`` is
+    `get_embeddings`.
 
     Args:
         config: a `PolyTokenizerConfig`; keyword overrides are accepted instead.
     """
 
     def __init__(self, config: PolyTokenizerConfig | None = None, **overrides: Any) -> None:
-        self.config = config or PolyTokenizerConfig(**overrides)
+        super().__init__()
         if config is not None and overrides:
             raise ValueError("pass either a config or keyword overrides, not both")
+        self.config = config or PolyTokenizerConfig(**overrides)
         c = self.config
-        first = c.modalities[0] if c.modalities else "text"
         subspaces = (
             (c.num_subspaces or max(len(c.modalities), 1))
             if c.spreading_mode == "subspace"
             else None
         )
-        self.spreading = GoldSpreading(
-            c.dim, (first,), mode=c.spreading_mode, num_subspaces=subspaces,
-            code_family=c.code_family, seed=c.seed,
+        self.embedding = PolyEmbedding(
+            c.dim, c.modalities[0] if c.modalities else "text", mode=c.spreading_mode,
+            num_subspaces=subspaces, code_family=c.code_family, seed=c.seed,
         )  # fmt: skip
-        self.store = MetaEmbeddingStore(c.dim)
+        self.vocab = VersionTable()
+        self.fallback = FallbackChain(self.vocab, c.global_buckets)
+        self.codec = TextCodec(self.vocab)
         self.stats = FallbackStats()
-        self._versions: dict[str, list[str]] = {}
-        self._parents: dict[tuple[str, str], str | None] = {}
-        self._oov: dict[str, int] = {}
-        self._rows: dict[tuple[str, str], dict[str, int]] = {}
-        self._digests: dict[tuple[str, str], dict[str, str | None]] = {}
-        self._ids: dict[str, dict[str, int]] = {}  # modality -> token -> stable token id
-        self._base: dict[str, TextTokenizer] = {}
-        self._base_weight: dict[str, torch.Tensor] = {}
-        gen = torch.Generator().manual_seed(c.seed)
-        meta = torch.randn(c.global_buckets, self.in_dim, generator=gen) * c.init_std
-        self.store.create_table("global", capacity=c.global_buckets)
-        self.store.append("global", self.spreading.spread(meta.double(), 0).float())
+        meta = _seeded_rows(c.global_buckets, self.in_dim, c.seed, c.init_std)
+        self.embedding.create_table("global", meta, modality=0)
         for name in c.modalities:
             self.add_modality(name)
 
@@ -124,114 +125,74 @@ class PolyTokenizer(LookupMixin):
     @property
     def in_dim(self) -> int:
         """Meta-embedding dimension (``dim`` in full spreading mode)."""
-        return self.spreading.in_dim
+        return self.embedding.in_dim
+
+    @property
+    def device(self) -> torch.device:
+        return self.embedding.device
 
     @property
     def modalities(self) -> list[str]:
-        return list(self._versions)
+        return self.vocab.modalities
 
     def versions(self, modality: str) -> list[str]:
         """Versions of ``modality`` in creation order."""
-        self._check_modality(modality)
-        return list(self._versions[modality])
+        return self.vocab.versions(modality)
+
+    def version_chain(self, modality: str, version: str) -> list[str]:
+        """``version``, its parents, then the other older versions newest first."""
+        return self.vocab.chain(modality, version)
+
+    def target(self, modality: str | None, version: str | None) -> tuple[str, str]:
+        """``(modality, version)`` with defaults filled in (``"text"``, the newest version)."""
+        return self.vocab.target(modality, version)
 
     def add_modality(self, name: str, oov_buckets: int | None = None) -> None:
         """Create modality ``name`` with version ``"v1"``, a Gold code and its OOV buckets."""
-        _check_name("modality", name)
-        if name in self._versions:
-            raise ValueError(f"modality {name!r} exists already; modalities: {self.modalities}")
         buckets = self.config.oov_buckets if oov_buckets is None else int(oov_buckets)
-        if buckets < 0:
-            raise ValueError(f"oov_buckets must be >= 0, got {buckets}")
-        index = self.spreading.add_modality(name)
-        self._versions[name] = []
-        self._ids[name] = {}
-        self._oov[name] = buckets
+        self.vocab.add_modality(name, buckets)
+        index = self.embedding.add_modality(name)
         if buckets:
-            gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + index + 1)
-            meta = torch.randn(buckets, self.in_dim, generator=gen) * self.config.init_std
-            self.store.create_table(f"oov:{name}", capacity=buckets)
-            self.store.append(f"oov:{name}", self.spreading.spread(meta.double(), name).float())
+            seed = self.config.seed * 1_000_003 + index + 1
+            meta = _seeded_rows(buckets, self.in_dim, seed, self.config.init_std)
+            self.embedding.create_table(f"oov:{name}", meta, modality=name)
         self.add_version(name, "v1", parent=None)
 
     def add_version(self, modality: str, version: str, parent: Any = _LATEST) -> None:
         """Add ``version`` to ``modality``, copy-on-write over ``parent`` (default: newest version;
         ``None`` for an independent version)."""
-        self._check_modality(modality)
-        _check_name("version", version)
-        if version in self._versions[modality]:
-            raise ValueError(
-                f"version {version!r} of {modality!r} exists: {self._versions[modality]}"
-            )
         if parent is _LATEST:
-            parent = self._versions[modality][-1] if self._versions[modality] else None
-        if parent is not None:
-            self._check_version(modality, parent)
-        self.store.create_table(f"{modality}:{version}")
-        self._versions[modality].append(version)
-        self._parents[(modality, version)] = parent
-        self._rows[(modality, version)] = {}
-        self._digests[(modality, version)] = {}
+            known = self.vocab.versions(modality)
+            parent = known[-1] if known else None
+        self.vocab.add_version(modality, version, parent)
+        self.embedding.create_table(f"{modality}:{version}")
 
     def register_base(
         self, tokenizer: TextTokenizer, weight: torch.Tensor | None = None, modality: str = "text"
     ) -> None:
         """Register a base tokenizer (for `encode` and subtoken-mean init) and its ``(V, in_dim)``
         embedding matrix for ``modality``."""
-        self._check_modality(modality)
+        self.vocab.check_modality(modality)
         if not isinstance(tokenizer, TextTokenizer):
             raise TypeError(
                 f"tokenizer must implement TextTokenizer, got {type(tokenizer).__name__}"
             )
         if weight is not None:
-            if weight.ndim != 2 or weight.shape[1] != self.in_dim:
-                raise ValueError(
-                    f"base embedding matrix must be (vocab, {self.in_dim}), got {tuple(weight.shape)}; "
-                    f"project it or build the PolyTokenizer with dim={weight.shape[-1]}"
-                )
-            if weight.shape[0] < tokenizer.vocab_size:
+            if (
+                weight.ndim == 2
+                and weight.shape[1] == self.in_dim
+                and (weight.shape[0] < tokenizer.vocab_size)
+            ):
                 raise ValueError(
                     f"base embedding matrix has {weight.shape[0]} rows < tokenizer vocab_size "
                     f"{tokenizer.vocab_size}"
                 )
-            self._base_weight[modality] = weight.detach().to(torch.float32).cpu()
-        self._base[modality] = tokenizer
+            self.embedding.set_base(modality, weight)
+        self.codec.register(modality, tokenizer)
 
     def base_tokenizer(self, modality: str = "text") -> TextTokenizer:
-        self._check_modality(modality)
-        if modality not in self._base:
-            raise ValueError(f"no base tokenizer registered for {modality!r}; call register_base")
-        return self._base[modality]
-
-    def _check_modality(self, modality: str) -> None:
-        if modality not in self._versions:
-            raise ValueError(f"unknown modality {modality!r}; known modalities: {self.modalities}")
-
-    def _check_version(self, modality: str, version: str) -> None:
-        self._check_modality(modality)
-        if version not in self._versions[modality]:
-            raise ValueError(
-                f"unknown version {version!r} of modality {modality!r}; known versions: "
-                f"{self._versions[modality]}"
-            )
-
-    def _target(self, modality: str | None, version: str | None) -> tuple[str, str]:
-        modality = "text" if modality is None else modality
-        self._check_modality(modality)
-        version = self._versions[modality][-1] if version is None else version
-        self._check_version(modality, version)
-        return modality, version
-
-    def version_chain(self, modality: str, version: str) -> list[str]:
-        """``version``, its parents, then the other older versions newest first."""
-        self._check_version(modality, version)
-        chain, cur = [], version
-        while cur is not None and cur not in chain:
-            chain.append(cur)
-            cur = self._parents[(modality, cur)]
-        created = self._versions[modality]
-        older = created[: created.index(version)]
-        return chain + [v for v in reversed(older) if v not in chain]
+        self.vocab.check_modality(modality)
+        return self.codec.base(modality)
 
     # -- adding tokens ------------------------------------------------------------------------
     def add_token(
@@ -252,85 +213,81 @@ class PolyTokenizer(LookupMixin):
             ValueError: unknown modality/version, an init of the wrong dimension, or a token given
                 again with a different init (here or earlier).
         """
-        self._check_version(modality, version)
+        self.vocab.check_version(modality, version)
         tokens = list(tokens)
         if any(not isinstance(t, str) or not t for t in tokens):
             raise TypeError("tokens must be non-empty strings")
         if inits is not None:
-            inits = torch.as_tensor(inits, dtype=torch.float32)
+            inits = torch.as_tensor(inits).detach().to(torch.float32)
             if inits.ndim != 2 or inits.shape != (len(tokens), self.in_dim):
                 raise ValueError(
                     f"init vectors must have shape ({len(tokens)}, {self.in_dim}) (one meta-embedding "
                     f"of dim {self.in_dim} per token), got {tuple(inits.shape)}"
                 )
-        key = (modality, version)
-        rows, digests = self._rows[key], self._digests[key]
-        new: dict[str, int] = {}  # token -> position in `tokens` of its first occurrence
+        new = self._new_tokens(tokens, modality, version, inits)
+        if new:
+            order = list(new)
+            if inits is not None:
+                vectors = self.embedding.spread(inits[[new[t][0] for t in order]], modality)
+            else:
+                vectors = self._informative_init(order, modality, version)
+            rows = self.embedding.append(f"{modality}:{version}", vectors)
+            self.vocab.record(modality, version, order, rows, [new[t][1] for t in order])
+        return [self.vocab.token_id(t, modality) for t in tokens]
+
+    def _new_tokens(
+        self, tokens: list[str], modality: str, version: str, inits: torch.Tensor | None
+    ) -> dict[str, tuple[int, str | None]]:
+        """``token -> (first position, init digest)`` of tokens not yet in this version; raises
+        on a token given again with a different init."""
+        host = None if inits is None else inits.cpu()  # digests on the host, one transfer
+        new: dict[str, tuple[int, str | None]] = {}
         for i, token in enumerate(tokens):
-            digest = init_digest(None if inits is None else inits[i])
-            known = digests[token] if token in rows else (
-                init_digest(inits[new[token]]) if token in new and inits is not None else None
-            )  # fmt: skip
-            seen = token in rows or token in new
-            if seen and digest is not None and digest != known:
+            digest = None if host is None else init_digest(host[i])
+            if self.vocab.row(modality, version, token) is not None:
+                known = self.vocab.digest(modality, version, token)
+            elif token in new:
+                known = new[token][1]
+            else:
+                new[token] = (i, digest)
+                continue
+            if digest is not None and digest != known:
                 raise ValueError(
                     f"token {token!r} is already registered in {modality}:{version} with a different "
                     f"init; drop the init to reuse it, or add it to a new version (add_version)"
                 )
-            if not seen:
-                new[token] = i
-        if new:
-            order = list(new)
-            if inits is not None:
-                meta = inits[[new[t] for t in order]]
-                vectors = self.spreading.spread(meta.double(), modality).float()
-            else:
-                vectors = self._informative_init(order, modality, version)
-            ids = self.store.append(f"{modality}:{version}", vectors).tolist()
-            for token, row in zip(order, ids):
-                rows[token] = row
-                digests[token] = init_digest(None if inits is None else inits[new[token]])
-                self._ids[modality].setdefault(token, len(self._ids[modality]))
-        return [self._ids[modality][t] for t in tokens]
+        return new
 
     @torch.no_grad()
     def _informative_init(self, tokens: list[str], modality: str, version: str) -> torch.Tensor:
         """Spread subtoken means where a base model is registered, else the fallback's rows."""
-        out = torch.empty(len(tokens), self.dim)
+        out = torch.empty(len(tokens), self.dim, device=self.device)
         pending = list(range(len(tokens)))
-        if modality in self._base_weight:
-            weight = self._base_weight[modality]
-            pieces = self._base[modality].encode_batch(tokens)
+        if self.embedding.has_base(modality) and self.codec.has_base(modality):
+            pieces = self.codec.base(modality).encode_batch(tokens)
             have = [i for i in pending if pieces[i]]
             if have:
-                means = torch.stack([weight[pieces[i]].mean(0) for i in have])  # (K, in_dim)
-                out[have] = self.spreading.spread(means.double(), modality).float()
+                out[have] = self.embedding.subtoken_means(modality, [pieces[i] for i in have])
             pending = [i for i in pending if not pieces[i]]
         for i in pending:  # fallback embedding: already spread into this modality's code
-            res = self._resolve_missing(tokens[i], modality, version)
-            out[i] = self.store.lookup(res.table, torch.tensor([res.row]))[0]
+            res = self.fallback.resolve_missing(tokens[i], modality, version)
+            out[i] = self.embedding.rows(res.table, [res.row])[0]
         return out
 
     def tokens(self, modality: str = "text", version: str | None = None) -> list[str]:
         """Tokens stored in exactly this version, in row order."""
-        modality, version = self._target(modality, version)
-        rows = self._rows[(modality, version)]
-        return sorted(rows, key=rows.__getitem__)
+        return self.vocab.tokens(*self.vocab.target(modality, version))
 
     def token_id(self, token: str, modality: str = "text") -> int:
-        self._check_modality(modality)
-        if token not in self._ids[modality]:
-            raise KeyError(f"token {token!r} is not registered in modality {modality!r}")
-        return self._ids[modality][token]
+        return self.vocab.token_id(token, modality)
 
     def copy_on_write(self, tokens: Sequence[str], modality: str, version: str) -> list[int]:
         """Copy rows that ``version`` inherits into its own table (before writing to them)."""
-        self._check_version(modality, version)
-        own = self._rows[(modality, version)]
-        missing = [t for t in dict.fromkeys(tokens) if t not in own]
+        self.vocab.check_version(modality, version)
+        missing = [t for t in dict.fromkeys(tokens) if self.vocab.row(modality, version, t) is None]
         inherited = []
         for token in missing:
-            res = self._resolve_missing(token, modality, version)
+            res = self.fallback.resolve_missing(token, modality, version)
             if res.level != "older_version":
                 raise ValueError(
                     f"token {token!r} is not registered in {modality} (versions "
@@ -339,59 +296,94 @@ class PolyTokenizer(LookupMixin):
             inherited.append((token, res))
         if inherited:
             vectors = torch.stack(
-                [self.store.lookup(r.table, torch.tensor([r.row]))[0] for _, r in inherited]
-            )
-            ids = self.store.append(f"{modality}:{version}", vectors.detach()).tolist()
-            for (token, res), row in zip(inherited, ids):
-                own[token] = row
-                self._digests[(modality, version)][token] = self._digests[(modality, res.version)][
-                    token
-                ]
-        return [own[t] for t in tokens]
+                [self.embedding.rows(r.table, [r.row])[0] for _, r in inherited]
+            ).detach()
+            rows = self.embedding.append(f"{modality}:{version}", vectors)
+            digests = [self.vocab.digest(modality, r.version, t) for t, r in inherited]
+            self.vocab.record(modality, version, [t for t, _ in inherited], rows, digests)
+        return [self.vocab.row(modality, version, t) for t in tokens]
 
-    # -- text, training, persistence (implemented in text.py, finetune.py, serialization.py) ---
+    # -- text ---------------------------------------------------------------------------------
     def encode(self, text: str, modality: str = "text") -> list[int]:
         """Registered tokens (longest match) as ``base.vocab_size + token_id``; the rest through
         the modality's base tokenizer (see `polytok.poly.text`)."""
-        from polytok.poly.text import encode
-
-        return encode(self, text, modality)
+        return self.codec.encode(text, modality)
 
     def decode(self, ids: Sequence[int], modality: str = "text") -> str:
-        from polytok.poly.text import decode
+        self.vocab.check_modality(modality)
+        return self.codec.decode(list(ids), modality)
 
-        return decode(self, list(ids), modality)
+    def embed_ids(
+        self, ids: Sequence[int], modality: str = "text", version: str | None = None
+    ) -> torch.Tensor:
+        """``(T,)`` ids -> ``(T, dim)`` on the registry's device: registered tokens from the
+        tables, base ids from the base embedding matrix spread into the modality's code."""
+        modality, version = self.vocab.target(modality, version)
+        offset = self.codec.offset(modality)
+        ids_t = torch.as_tensor(list(ids), dtype=torch.int64)  # host ids
+        out = torch.empty(len(ids_t), self.dim, device=self.device)
+        added = ids_t >= offset
+        if added.any():
+            names = self.codec.names(modality)
+            tokens = [names[i - offset] for i in ids_t[added].tolist()]
+            out[added.to(self.device)] = self.get_embeddings(tokens, modality, version).detach()
+        if (~added).any():
+            base = self.embedding.spread_base(modality, ids_t[~added])
+            out[(~added).to(self.device)] = base
+        return out
 
     def embed(self, text: str, modality: str = "text", version: str | None = None) -> torch.Tensor:
         """``(T, dim)`` embeddings of ``encode(text)``."""
-        from polytok.poly.text import embed_ids
+        return self.embed_ids(self.encode(text, modality), modality, version)
 
-        return embed_ids(self, self.encode(text, modality), modality, version)
+    def forward(
+        self, tokens: Sequence[str], modality: str | None = None, version: str | None = None
+    ) -> torch.Tensor:
+        """``N`` tokens -> ``(N, dim)`` embeddings (`get_embeddings`)."""
+        return self.get_embeddings(tokens, modality, version)
 
-    def fine_tune_embeddings(self, data: Sequence[Sequence[str]], **options: Any):
-        """Train this registry's embeddings with Lightning; see `polytok.poly.finetune`."""
-        from polytok.poly.finetune import fine_tune_embeddings
-
-        return fine_tune_embeddings(self, data, **options)
-
-    def save_pretrained(self, path, save_base: bool = True):
-        """Atomically write ``config.json`` + ``vocab.json`` + safetensors tables to ``path``."""
-        from polytok.poly.serialization import save_pretrained
-
-        return save_pretrained(self, path, save_base=save_base)
-
-    @classmethod
-    def from_pretrained(cls, path) -> PolyTokenizer:
-        """Load a local directory written by `save_pretrained`."""
-        from polytok.poly.serialization import from_pretrained
-
-        return from_pretrained(path)
-
+    # -- persistence --------------------------------------------------------------------------
     def config_dict(self) -> dict[str, Any]:
         return asdict(self.config)
 
+    def save_pretrained(self, path: str | os.PathLike, save_base: bool = True) -> Path:
+        """Atomically write ``config.json`` + ``vocab.json`` + safetensors tables to ``path``."""
+        structure, vocab = self.vocab.to_json()
+        return serialization.write_registry(
+            path,
+            config=self.config_dict(),
+            modalities=list(self.embedding.spreading.modalities),
+            structure=structure,
+            vocab=vocab,
+            base_specs=self.codec.specs(),
+            tables=self.embedding.export_tables(),
+            base_weights={m: w.cpu() for m, w in self.embedding.bases().items()}
+            if save_base
+            else {},
+        )
+
+    @classmethod
+    def from_pretrained(cls, path: str | os.PathLike) -> PolyTokenizer:
+        """Load a local directory written by `save_pretrained` (on the CPU; ``.to`` moves it).
+
+        Raises:
+            FileNotFoundError: ``path`` is not a local directory with ``config.json``.
+            ValueError: a different class, a newer format version, or unknown config keys.
+        """
+        files = serialization.read_registry(path)
+        options = dict(files.config)
+        options["modalities"] = tuple(files.modalities)
+        try:
+            config = PolyTokenizerConfig(**options)
+        except TypeError as err:
+            raise ValueError(f"{path}/config.json has unknown config keys: {err}") from err
+        poly = cls(config)
+        poly.vocab.load_json(files.structure, files.vocab)
+        poly.embedding.load_tables(files.tables)
+        for modality, spec in files.base_specs.items():
+            weight = files.base_weights.get(modality)
+            poly.register_base(tokenizer_from_spec(spec), weight, modality=modality)
+        return poly
+
     def __repr__(self) -> str:
-        sizes = {
-            f"{m}:{v}": len(self._rows[(m, v)]) for m in self._versions for v in self._versions[m]
-        }
-        return f"PolyTokenizer(dim={self.dim}, tables={sizes})"
+        return f"PolyTokenizer(dim={self.dim}, tables={self.vocab.sizes()})"

@@ -23,8 +23,11 @@ of different modalities are exactly orthogonal (interference 0 for every ``e``, 
 average) and ``despread(x_a, b)`` is 0. The price is capacity: each modality has
 ``dim // num_subspaces`` dimensions.
 
-Buffers are rebuilt from the config (``persistent=False``); the module follows the input's
-device and dtype. ``Q`` is kept in float64 so that float64 round trips are exact to ~1e-15.
+Buffers are rebuilt from the config (``persistent=False``) and are float32 (MPS has no float64);
+the module follows the input's device and dtype. They are computed on the host (numpy, CPU float64
+QR) and placed on the default device, so the module also builds under ``torch.device("meta")``.
+float64 inputs (host-side analysis) use a float64 host copy of ``Q``, so float64 round trips are
+exact to ~1e-15; float32 round trips to ~1e-6.
 """
 
 from __future__ import annotations
@@ -101,7 +104,7 @@ class GoldSpreadingConfig:
 def orthogonal_matrix(dim: int, seed: int) -> torch.Tensor:
     """A Haar-random orthogonal ``(dim, dim)`` float64 matrix from a seeded generator (Mezzadri 2007)."""
     gen = torch.Generator().manual_seed(seed)
-    gauss = torch.randn(dim, dim, generator=gen, dtype=torch.float64)
+    gauss = torch.randn(dim, dim, generator=gen, dtype=torch.float64, device="cpu")
     q, r = torch.linalg.qr(gauss)
     return q * torch.sign(torch.diagonal(r))[None, :]  # sign fix makes Q Haar-distributed
 
@@ -128,14 +131,15 @@ def select_codes(candidates: torch.Tensor, count: int) -> torch.Tensor:
         chosen.append(pick)
         worst = torch.maximum(worst, (candidates @ candidates[pick]).abs())
         worst[chosen] = math.inf
-    return torch.tensor(chosen, dtype=torch.int64)
+    return torch.tensor(chosen, dtype=torch.int64, device=candidates.device)
 
 
 def build_codes(config: GoldSpreadingConfig, count: int) -> torch.Tensor:
-    """The ``(count, dim)`` ±1 codes of the first ``count`` modalities (float32)."""
+    """The ``(count, dim)`` ±1 codes of the first ``count`` modalities (float32, on the CPU)."""
     if config.code_family == "random":
         gen = torch.Generator().manual_seed(config.seed + 1)
-        return (torch.randint(0, 2, (count, config.dim), generator=gen) * 2 - 1).float()
+        bits = torch.randint(0, 2, (count, config.dim), generator=gen, device="cpu")
+        return (bits * 2 - 1).float()
     family = to_bipolar(gold_family(config.n))  # (2^n + 1, 2^n - 1)
     width = config.in_dim  # chips that one modality actually uses (a block in subspace mode)
     picks = select_codes(family[:, :width], count)
@@ -158,13 +162,23 @@ class GoldSpreading(nn.Module):
     def __init__(self, dim: int = 256, modalities: tuple[str, ...] = ("text",), **options) -> None:
         super().__init__()
         self.config = GoldSpreadingConfig(dim=dim, modalities=tuple(modalities), **options)
-        self.register_buffer("q", orthogonal_matrix(dim, self.config.seed), persistent=False)
+        q64 = orthogonal_matrix(dim, self.config.seed)  # host float64; never a device buffer
+        self._q64 = q64
+        device = torch.get_default_device()
+        self.register_buffer("q", q64.to(device=device, dtype=torch.float32), persistent=False)
         self._rebuild_codes()
 
     def _rebuild_codes(self) -> None:
-        device = self.q.device
-        codes = build_codes(self.config, len(self.config.modalities)).to(device)
+        codes = build_codes(self.config, len(self.config.modalities)).to(self.q.device)
         self.register_buffer("codes", codes, persistent=False)  # (M, dim)
+
+    def _matrix(self, like: torch.Tensor) -> torch.Tensor:
+        """``Q`` in ``like``'s dtype on ``like``'s device (float64 from the host copy)."""
+        if like.dtype != torch.float64:
+            return self.q.to(like.dtype)
+        if self._q64.device != like.device:
+            self._q64 = self._q64.to(like.device)
+        return self._q64
 
     @property
     def dim(self) -> int:
@@ -218,7 +232,7 @@ class GoldSpreading(nn.Module):
             raise ValueError(
                 f"expected meta-embeddings of dim {self.in_dim}, got shape {tuple(e.shape)}"
             )
-        q = self.q.to(e.dtype)
+        q = self._matrix(e)
         chips, code = self._chip_index(modality, e.shape[:-1], e.device)
         if self.config.mode == "full":
             return code.to(e.dtype) * (e @ q.T)  # row-vector form of c ⊙ (Q e)
@@ -231,7 +245,7 @@ class GoldSpreading(nn.Module):
             raise ValueError(
                 f"expected spread vectors of dim {self.dim}, got shape {tuple(x.shape)}"
             )
-        q = self.q.to(x.dtype)
+        q = self._matrix(x)
         chips, code = self._chip_index(modality, x.shape[:-1], x.device)
         if self.config.mode == "full":
             return (code.to(x.dtype) * x) @ q  # Qᵀ (c ⊙ x) in row form
@@ -245,6 +259,8 @@ def cross_modality_interference(
     spreading: GoldSpreading, num_samples: int = 2000, seed: int = 1_000_003
 ) -> dict[str, float]:
     """Cosine between the same meta-embedding spread into every pair of modalities.
+
+    Host-side analysis: runs in float64 on the CPU (``spreading`` must be on the CPU).
 
     Returns:
         ``mean_abs_cos`` (per-sample |cos|, averaged over samples and pairs), ``mean_abs_bias``

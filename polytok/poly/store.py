@@ -37,13 +37,14 @@ class MetaEmbeddingStore(nn.Module):
         self._optimizers: list[weakref.ref] = []
 
     # -- structure ---------------------------------------------------------------------------
-    def create_table(self, key: str, capacity: int = 16) -> None:
-        """Add an empty table ``key`` (letters, digits, ``_-:@``)."""
+    def create_table(self, key: str, capacity: int = 16, like: torch.Tensor | None = None) -> None:
+        """Add an empty table ``key`` (letters, digits, ``_-:@``) on the device and dtype of
+        ``like``, else of the existing tables, else the default device in float32."""
         if not _KEY.match(key):
             raise ValueError(f"table key must match {_KEY.pattern}, got {key!r}")
         if key in self._rows:
             raise ValueError(f"table {key!r} exists already")
-        ref = next(iter(self.tables.values()), None)
+        ref = like if like is not None else next(iter(self.tables.values()), None)
         kwargs = {"device": ref.device, "dtype": ref.dtype} if ref is not None else {}
         self.tables[key] = nn.Parameter(torch.zeros(max(capacity, 1), self.dim, **kwargs))
         self._rows[key] = 0
@@ -142,5 +143,5 @@ class MetaEmbeddingStore(nn.Module):
         self.tables = nn.ParameterDict()
         self._rows = {}
         for key, value in tensors.items():
-            self.create_table(key, capacity=max(value.shape[0], 1))
+            self.create_table(key, capacity=max(value.shape[0], 1), like=value)
             self.append(key, value)

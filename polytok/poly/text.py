@@ -1,4 +1,4 @@
-"""Text through a PolyTokenizer: registered tokens first, the base tokenizer for the rest.
+"""`TextCodec`: text through a PolyTokenizer, registered tokens first, a base tokenizer for the rest.
 
 Ids follow the Hugging Face "added tokens" convention: ids below the base vocabulary size are base
 tokenizer ids; a registered token of the modality with token id ``k`` is ``base.vocab_size + k``.
@@ -9,98 +9,105 @@ multi-word token such as ``"New York"`` becomes one id.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Any
 
-import torch
-
-if TYPE_CHECKING:
-    from polytok.poly.registry import PolyTokenizer
-
-
-def _pattern(poly: PolyTokenizer, modality: str) -> re.Pattern | None:
-    ids = poly._ids[modality]
-    cache = poly.__dict__.setdefault("_patterns", {})
-    cached = cache.get(modality)
-    if cached is not None and cached[0] == len(ids):  # token ids only grow
-        return cached[1]
-    words = sorted(ids, key=len, reverse=True)
-    pattern = re.compile("|".join(map(re.escape, words))) if words else None
-    cache[modality] = (len(ids), pattern)
-    return pattern
+from polytok.poly.versions import VersionTable
+from polytok.tokenizers.base import TextTokenizer
 
 
-def _base_size(poly: PolyTokenizer, modality: str) -> int:
-    return poly._base[modality].vocab_size if modality in poly._base else 0
+class TextCodec:
+    """The base tokenizers of a registry and its ``encode`` / ``decode``.
 
+    Args:
+        vocab: the registry's `VersionTable` (read only: token ids per modality).
+    """
 
-def encode(poly: PolyTokenizer, text: str, modality: str = "text") -> list[int]:
-    """``text`` -> ids (registered tokens as ``base.vocab_size + token_id``)."""
-    poly._check_modality(modality)
-    base = poly._base.get(modality)
-    offset = _base_size(poly, modality)
-    pattern = _pattern(poly, modality)
-    ids: list[int] = []
-    pos = 0
+    def __init__(self, vocab: VersionTable) -> None:
+        self.vocab = vocab
+        self._base: dict[str, TextTokenizer] = {}
+        self._patterns: dict[str, tuple[int, re.Pattern | None]] = {}
 
-    def gap(piece: str) -> None:
+    def register(self, modality: str, tokenizer: TextTokenizer) -> None:
+        if not isinstance(tokenizer, TextTokenizer):
+            raise TypeError(
+                f"tokenizer must implement TextTokenizer, got {type(tokenizer).__name__}"
+            )
+        self._base[modality] = tokenizer
+
+    def base(self, modality: str) -> TextTokenizer:
+        if modality not in self._base:
+            raise ValueError(f"no base tokenizer registered for {modality!r}; call register_base")
+        return self._base[modality]
+
+    def has_base(self, modality: str) -> bool:
+        return modality in self._base
+
+    def specs(self) -> dict[str, dict[str, Any]]:
+        """``modality -> tokenizer spec`` of every base tokenizer (see `tokenizer_from_spec`)."""
+        return {m: tok.to_spec() for m, tok in self._base.items()}
+
+    def offset(self, modality: str) -> int:
+        """The id of registered token 0: the base vocabulary size (0 without a base)."""
+        return self._base[modality].vocab_size if modality in self._base else 0
+
+    def _pattern(self, modality: str) -> re.Pattern | None:
+        ids = self.vocab.ids(modality)
+        cached = self._patterns.get(modality)
+        if cached is not None and cached[0] == len(ids):  # token ids only grow
+            return cached[1]
+        words = sorted(ids, key=len, reverse=True)
+        pattern = re.compile("|".join(map(re.escape, words))) if words else None
+        self._patterns[modality] = (len(ids), pattern)
+        return pattern
+
+    def _encode_gap(self, piece: str, modality: str) -> list[int]:
         if not piece:
-            return
-        if base is None:
+            return []
+        if modality not in self._base:
             raise ValueError(
                 f"{piece[:30]!r} is not a registered {modality!r} token and no base tokenizer is "
                 f"registered for {modality!r}; call register_base(tokenizer, modality={modality!r})"
             )
-        ids.extend(base.encode(piece))
+        return self._base[modality].encode(piece)
 
-    if pattern is not None:
-        for match in pattern.finditer(text):
-            gap(text[pos : match.start()])
-            ids.append(offset + poly._ids[modality][match.group()])
-            pos = match.end()
-    gap(text[pos:])
-    return ids
+    def encode(self, text: str, modality: str = "text") -> list[int]:
+        """``text`` -> ids (registered tokens as ``base.vocab_size + token_id``)."""
+        ids_of = self.vocab.ids(modality)
+        offset = self.offset(modality)
+        pattern = self._pattern(modality)
+        ids: list[int] = []
+        pos = 0
+        if pattern is not None:
+            for match in pattern.finditer(text):
+                ids.extend(self._encode_gap(text[pos : match.start()], modality))
+                ids.append(offset + ids_of[match.group()])
+                pos = match.end()
+        ids.extend(self._encode_gap(text[pos:], modality))
+        return ids
 
+    def names(self, modality: str) -> dict[int, str]:
+        """``token id -> token`` of a modality."""
+        return {i: t for t, i in self.vocab.ids(modality).items()}
 
-def decode(poly: PolyTokenizer, ids: list[int], modality: str = "text") -> str:
-    """Inverse of `encode` (exact when the base tokenizer round-trips)."""
-    poly._check_modality(modality)
-    offset = _base_size(poly, modality)
-    names = {i: t for t, i in poly._ids[modality].items()}
-    out, run = [], []
-    for i in ids:
-        if i >= offset:
-            if run:
-                out.append(poly._base[modality].decode(run))
-                run = []
-            if i - offset not in names:
-                raise ValueError(f"id {i} is neither a base id (< {offset}) nor a registered token")
-            out.append(names[i - offset])
-        else:
-            run.append(i)
-    if run:
-        out.append(poly._base[modality].decode(run))
-    return "".join(out)
-
-
-def embed_ids(
-    poly: PolyTokenizer, ids: list[int], modality: str = "text", version: str | None = None
-) -> torch.Tensor:
-    """``(T,)`` ids -> ``(T, dim)``: registered tokens from the registry, base ids from the base
-    embedding matrix spread into the modality's code."""
-    modality, version = poly._target(modality, version)
-    offset = _base_size(poly, modality)
-    ids_t = torch.as_tensor(ids, dtype=torch.int64)
-    out = torch.empty(len(ids), poly.dim)
-    added = ids_t >= offset
-    if added.any():
-        names = {i: t for t, i in poly._ids[modality].items()}
-        tokens = [names[int(i) - offset] for i in ids_t[added]]
-        out[added] = poly.get_embeddings(tokens, modality, version).detach()
-    if (~added).any():
-        if modality not in poly._base_weight:
-            raise ValueError(
-                f"no base embedding matrix registered for {modality!r} (register_base)"
-            )
-        meta = poly._base_weight[modality][ids_t[~added]]  # (B, in_dim)
-        out[~added] = poly.spreading.spread(meta.double(), modality).float()
-    return out
+    def decode(self, ids: Sequence[int], modality: str = "text") -> str:
+        """Inverse of `encode` (exact when the base tokenizer round-trips)."""
+        offset = self.offset(modality)
+        names = self.names(modality)
+        out: list[str] = []
+        run: list[int] = []
+        for i in ids:
+            if i >= offset:
+                if run:
+                    out.append(self.base(modality).decode(run))
+                    run = []
+                if i - offset not in names:
+                    raise ValueError(
+                        f"id {i} is neither a base id (< {offset}) nor a registered token"
+                    )
+                out.append(names[i - offset])
+            else:
+                run.append(i)
+        if run:
+            out.append(self.base(modality).decode(run))
+        return "".join(out)

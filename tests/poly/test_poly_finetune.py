@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from polytok.poly import PolyTokenizer
-from polytok.poly.finetune import EmbeddingFineTuneSystem, held_out_mrr, skipgram_pairs
+from polytok.poly.finetune import held_out_mrr, skipgram_pairs
+from polytok.systems.poly_finetune import EmbeddingFineTuneSystem, fine_tune_embeddings
 
 
 def _topic_corpus(num_topics=6, per_topic=8, sequences=240, length=10, seed=0):
@@ -27,8 +28,8 @@ def test_fine_tune_improves_held_out_and_writes_loss_curve(tmp_path):
     p.add_tokens([w for t in topics for w in t])
     p.add_version("text", "v2")  # train the child: copy-on-write keeps v1 as it was
     v1 = p.get_embeddings(topics[0], version="v1").detach().clone()
-    result = p.fine_tune_embeddings(
-        data, version="v2", epochs=2, batch_size=128, output_dir=tmp_path, tensorboard=True
+    result = fine_tune_embeddings(
+        p, data, version="v2", epochs=2, batch_size=128, output_dir=tmp_path, tensorboard=True
     )
     assert list(tmp_path.glob("poly_finetune/*/events.out.tfevents.*"))
     assert len(result.losses) == 2 * -(-result.num_pairs // 128)
@@ -60,8 +61,8 @@ def test_fine_tune_errors():
     p = PolyTokenizer(dim=16)
     p.add_tokens(["a", "b"])
     with pytest.raises(ValueError, match="add it with add_tokens"):
-        p.fine_tune_embeddings([["a", "zzz"], ["a", "b"]])
+        fine_tune_embeddings(p, [["a", "zzz"], ["a", "b"]])
     with pytest.raises(ValueError, match="at least two sequences"):
-        p.fine_tune_embeddings([["a", "b"]])
+        fine_tune_embeddings(p, [["a", "b"]])
     with pytest.raises(ValueError, match="val_fraction"):
-        p.fine_tune_embeddings([["a", "b"], ["b", "a"]], val_fraction=1.5)
+        fine_tune_embeddings(p, [["a", "b"], ["b", "a"]], val_fraction=1.5)

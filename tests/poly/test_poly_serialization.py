@@ -50,14 +50,14 @@ def test_round_trip_equal_outputs(tmp_path):
     assert torch.equal(q.get_embedding("img-1", "image"), p.get_embedding("img-1", "image"))
     assert q.lookup("x", "audio").level == "global"
     assert q.encode("I love New York") == p.encode("I love New York")
-    assert torch.equal(q.spreading.codes, p.spreading.codes)
+    assert torch.equal(q.embedding.spreading.codes, p.embedding.spreading.codes)
     q.add_token("pinned", init=torch.ones(32))  # init fingerprints survive: same init is fine
     with pytest.raises(ValueError, match="different init"):
         q.add_token("pinned", init=torch.zeros(32))
     q.add_token("later")  # base weights were saved: subtoken-mean init still works
     assert torch.allclose(
         q.get_meta_embedding("later"),
-        q._base_weight["text"][q.base_tokenizer().encode("later")].mean(0),
+        q.embedding.base("text")[q.base_tokenizer().encode("later")].mean(0),
         atol=1e-5,
     )
 
