@@ -12,6 +12,14 @@ Codebook storage: ``codebook`` is an ``nn.Parameter`` trained by the codebook lo
 ``decay is None``, and a buffer updated by EMA otherwise; the state-dict keys are the same either
 way: ``codebook`` (K, D), ``cluster_size`` (K,) EMA of code counts, ``embed_sum`` (K, D) EMA of
 assigned vectors (used when ``decay`` is set), ``initialized`` (scalar bool).
+
+Under DDP (``torch.distributed`` initialised, `polytok.nn.distributed`) every state change is the
+same on all ranks: the k-means initialisation runs on rank 0 over the first batches of all ranks
+and is broadcast; the per-step code counts and assigned-vector sums are all-reduced before the EMA
+update, so ``cluster_size`` and ``embed_sum`` count the global batch; dead codes are decided from
+those shared counts and restarted from vectors that rank 0 broadcasts. Training steps make no host
+sync: restarts are a masked ``torch.where``, and ``initialized`` is read from the device only until
+it is set (and again after ``load_state_dict``).
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from polytok.nn import distributed
 
 USAGE_DECAY = 0.99  # decay of the usage statistics when the codebook is trained by gradients
 
@@ -55,7 +65,7 @@ class RVQOutput(NamedTuple):
 
 
 def sinkhorn_prices(
-    cost: Tensor, epsilon: float, n_iter: int, prices: Tensor | None = None
+    cost: Tensor, epsilon: float | Tensor, n_iter: int, prices: Tensor | None = None
 ) -> tuple[Tensor, Tensor]:
     """Balanced assignment by Sinkhorn-Knopp scaling (Cuturi, 2013, algorithm 1).
 
@@ -66,7 +76,8 @@ def sinkhorn_prices(
 
     Args:
         cost: (N, K) assignment costs (squared distances).
-        epsilon: entropic temperature in cost units (smaller = harder, slower to converge).
+        epsilon: entropic temperature in cost units (smaller = harder, slower to converge); a
+            0-dim tensor keeps the call free of host syncs.
         n_iter: scaling iterations.
         prices: optional (K,) warm start from a previous call with the same ``epsilon``.
 
@@ -157,22 +168,41 @@ class VectorQuantizer(nn.Module):
         self.register_buffer("cluster_size", torch.ones(codebook_size))
         self.register_buffer("embed_sum", init.clone())
         self.register_buffer("initialized", torch.tensor(not kmeans_init))
+        self._known_initialized = not kmeans_init  # host mirror of `initialized` once it is True
+
+    def _load_from_state_dict(self, *args, **kwargs) -> None:
+        super()._load_from_state_dict(*args, **kwargs)
+        self._known_initialized = False  # read the loaded buffer once, at the next training step
+
+    def _needs_init(self) -> bool:
+        """Whether k-means initialisation is still due; reads the device only until it is done."""
+        if not self._known_initialized:
+            self._known_initialized = bool(self.initialized)
+        return not self._known_initialized
 
     @torch.no_grad()
     def _init_from(self, flat: Tensor) -> None:
+        """k-means on the first batch of every rank, computed on rank 0 and broadcast."""
         from polytok.sid.kmeans import kmeans
 
-        data = flat.float()
-        if data.shape[0] < self.codebook_size:  # sample with replacement, then jitter
-            idx = torch.randint(data.shape[0], (self.codebook_size,), device=data.device)
-            data = data[idx] + 1e-4 * data.std() * torch.randn_like(data[idx])
-        seed = int(torch.randint(2**31 - 1, (1,)))
-        result = kmeans(data, self.codebook_size, max_iter=self.kmeans_iters, seed=seed)
-        counts = torch.bincount(result.labels, minlength=self.codebook_size).float()
-        self.codebook.data.copy_(result.centroids)
-        self.cluster_size.copy_(counts * flat.shape[0] / data.shape[0])
-        self.embed_sum.copy_(result.centroids * self.cluster_size.unsqueeze(1))
+        data = distributed.gather_rows(flat.float())  # (sum of ranks' N, D)
+        if distributed.rank() == 0:
+            if data.shape[0] < self.codebook_size:  # sample with replacement, then jitter
+                idx = torch.randint(data.shape[0], (self.codebook_size,), device=data.device)
+                data = data[idx] + 1e-4 * data.std() * torch.randn_like(data[idx])
+            seed = int(torch.randint(2**31 - 1, (1,)))
+            result = kmeans(data, self.codebook_size, max_iter=self.kmeans_iters, seed=seed)
+            counts = torch.zeros_like(self.cluster_size).index_add_(
+                0, result.labels, torch.ones_like(result.labels, dtype=self.cluster_size.dtype)
+            )
+            scale = flat.shape[0] * distributed.world_size() / data.shape[0]
+            self.codebook.data.copy_(result.centroids)
+            self.cluster_size.copy_(counts * scale)  # counts per global batch
+            self.embed_sum.copy_(result.centroids * self.cluster_size.unsqueeze(1))
+        for tensor in (self.codebook.data, self.cluster_size, self.embed_sum):
+            distributed.broadcast_(tensor)
         self.initialized.fill_(True)
+        self._known_initialized = True
 
     def lookup(self, codes: Tensor) -> Tensor:
         """(...) int64 codes -> (..., D) codewords."""
@@ -184,31 +214,41 @@ class VectorQuantizer(nn.Module):
         cost = torch.addmm((codebook * codebook).sum(1), data, codebook.t(), alpha=-2.0)  # (N, K)
         if self.sinkhorn and self.training and flat.shape[0] > 1:
             cost = cost + (data * data).sum(1, keepdim=True)
-            scale = float((cost - cost.min(1, keepdim=True).values).mean()) or 1.0
+            gap = (cost - cost.min(1, keepdim=True).values).mean()
+            scale = torch.where(gap > 0, gap, 1.0)  # a tensor: no host sync
             return sinkhorn_prices(cost, self.sinkhorn_epsilon * scale, self.sinkhorn_iters)[0]
         return cost.argmin(1)
 
     @torch.no_grad()
     def _update_statistics(self, flat: Tensor, codes: Tensor, counts: Tensor) -> None:
+        """EMA update from this step's global ``counts`` (K,) (all-reduced by the caller)."""
         rate = 1.0 - (self.decay if self.decay is not None else USAGE_DECAY)
         flat = flat.to(self.embed_sum.dtype)
         self.cluster_size.lerp_(counts.to(self.cluster_size.dtype), rate)
         if self.decay is not None:
             sums = torch.zeros_like(self.embed_sum).index_add_(0, codes, flat)  # (K, D)
-            self.embed_sum.lerp_(sums, rate)
+            self.embed_sum.lerp_(distributed.all_reduce_sum_(sums), rate)
             total = self.cluster_size.sum()
             # Laplace smoothing keeps rarely used codes finite (Razavi et al., 2019).
             smoothed = (self.cluster_size + 1e-5) / (total + self.codebook_size * 1e-5) * total
             self.codebook.copy_(self.embed_sum / smoothed.unsqueeze(1))
         if self.dead_code_threshold > 0:
-            dead = (self.cluster_size < self.dead_code_threshold).nonzero().squeeze(1)
-            if dead.numel():
-                pick = torch.randint(flat.shape[0], (dead.numel(),), device=flat.device)
-                vectors = flat[pick]
-                self.codebook.data[dead] = vectors
-                level = max(self.dead_code_threshold, float(counts.mean()))
-                self.cluster_size[dead] = level
-                self.embed_sum[dead] = vectors * level
+            self._restart_dead_codes(flat, counts)
+
+    @torch.no_grad()
+    def _restart_dead_codes(self, flat: Tensor, counts: Tensor) -> None:
+        """Codes whose EMA count fell below the threshold take random batch vectors (Jukebox).
+
+        The dead mask comes from the shared counts; the candidate vectors are drawn on rank 0
+        and broadcast, so every rank restarts the same codes to the same vectors.
+        """
+        dead = (self.cluster_size < self.dead_code_threshold).unsqueeze(1)  # (K, 1)
+        pick = torch.randint(flat.shape[0], (self.codebook_size,), device=flat.device)
+        vectors = distributed.broadcast_(flat[pick].contiguous())  # (K, D) candidates
+        level = counts.mean().clamp_min(self.dead_code_threshold).to(self.cluster_size.dtype)
+        self.codebook.data.copy_(torch.where(dead, vectors.to(self.codebook.dtype), self.codebook))
+        self.cluster_size.copy_(torch.where(dead[:, 0], level, self.cluster_size))
+        self.embed_sum.copy_(torch.where(dead, vectors * level, self.embed_sum))
 
     def forward(self, x: Tensor) -> VQOutput:
         """Quantize ``x`` (..., D); statistics and EMA/restarts update only in training."""
@@ -217,10 +257,14 @@ class VectorQuantizer(nn.Module):
                 f"expected last dimension {self.dim}, got input of shape {tuple(x.shape)}"
             )
         flat = x.reshape(-1, self.dim)  # (..., D) -> (N, D)
-        if self.training and not bool(self.initialized):
+        if self.training and self._needs_init():
             self._init_from(flat.detach())
         codes = self._assign(flat)  # (N,)
-        counts = torch.bincount(codes, minlength=self.codebook_size).float()
+        # index_add_ rather than bincount: no device-to-host read of the largest code
+        counts = flat.new_zeros(self.codebook_size, dtype=torch.float32)
+        counts.index_add_(0, codes, counts.new_ones(codes.shape[0]))  # (K,) this rank's counts
+        if self.training:
+            counts = distributed.all_reduce_sum_(counts)  # (K,) counts of the global batch
         quant = self.lookup(codes).to(x.dtype)  # (N, D)
         commitment = F.mse_loss(flat, quant.detach())
         loss = self.commitment_weight * commitment

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from polytok.poly.gold import PREFERRED_PAIRS, gold_family, to_bipolar
+from polytok.poly.gold import PREFERRED_PAIRS, gold_family
 
 MODES = ("full", "subspace")
 CODE_FAMILIES = ("gold", "random")
@@ -140,7 +140,8 @@ def build_codes(config: GoldSpreadingConfig, count: int) -> torch.Tensor:
         gen = torch.Generator().manual_seed(config.seed + 1)
         bits = torch.randint(0, 2, (count, config.dim), generator=gen, device="cpu")
         return (bits * 2 - 1).float()
-    family = to_bipolar(gold_family(config.n))  # (2^n + 1, 2^n - 1)
+    bits = gold_family(config.n)  # (2^n + 1, 2^n - 1) uint8 on the host
+    family = torch.from_numpy(1.0 - 2.0 * bits.astype(np.float32))  # ±1; float32 sums are exact
     width = config.in_dim  # chips that one modality actually uses (a block in subspace mode)
     picks = select_codes(family[:, :width], count)
     return family[picks, : config.dim].float()
@@ -212,6 +213,10 @@ class GoldSpreading(nn.Module):
                     f"unknown modality {modality!r}; known modalities: {list(self.config.modalities)}"
                 )
             return torch.tensor(self.config.modalities.index(modality), device=device)
+        if isinstance(modality, int):  # checked on the host: no device read
+            if not 0 <= modality < len(self.config.modalities):
+                raise ValueError(f"modality index out of range [0, {len(self.config.modalities)})")
+            return torch.tensor(modality, device=device)
         index = torch.as_tensor(modality, device=device, dtype=torch.int64)
         if index.numel() and (index.min() < 0 or index.max() >= len(self.config.modalities)):
             raise ValueError(f"modality index out of range [0, {len(self.config.modalities)})")

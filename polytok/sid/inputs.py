@@ -35,10 +35,11 @@ def as_matrix(x, name: str = "X", dim: int | None = None) -> Tensor:
             f"{name} has {t.shape[1]} dimensions but the model was fitted on {dim}; "
             "encode vectors of the same width"
         )
-    # One float64 sum is finite iff every value is (no overflow in float64); the row scan
-    # that names the bad rows only runs when it is not.
+    # One float32 sum (no float64: MPS has none) is finite when every value is; the row scan
+    # that names the bad rows runs only when it is not (an overflowing sum of finite values
+    # then finds no bad row and passes).
     bad = None
-    if not torch.isfinite(t.sum(dtype=torch.float64)):
+    if not torch.isfinite(t.sum(dtype=torch.float32)):
         bad = (~torch.isfinite(t).all(1)).nonzero().squeeze(1)
     if bad is not None and bad.numel():
         shown = bad[:10].tolist()

@@ -150,16 +150,16 @@ def kmeans_plusplus(x: Tensor, n_clusters: int, generator: torch.Generator) -> T
     first = torch.randint(n, (1,), generator=generator, device=x.device)
     centers = [x[first]]
     closest = dist(first).squeeze(1)  # (N,)
+    uniform = torch.ones_like(closest)
     for _ in range(1, n_clusters):
-        weights = closest.double()
-        if float(weights.sum()) <= 0:  # all points coincide with centres
-            cand = torch.randint(n, (trials,), generator=generator, device=x.device)
-        else:
-            cand = torch.multinomial(weights, trials, replacement=True, generator=generator)
+        # float32 weights (MPS has no float64); once all points coincide with centres, sample
+        # uniformly. Tensor-valued choices: no host sync per centre.
+        weights = torch.where(closest.sum() > 0, closest, uniform)
+        cand = torch.multinomial(weights, trials, replacement=True, generator=generator)
         new_closest = torch.minimum(closest.unsqueeze(1), dist(cand))  # (N, trials)
-        best = int(new_closest.sum(0).argmin())
-        closest = new_closest[:, best].contiguous()
-        centers.append(x[cand[best : best + 1]])
+        best = new_closest.sum(0).argmin().view(1)  # (1,) on device
+        closest = new_closest.index_select(1, best).squeeze(1)
+        centers.append(x.index_select(0, cand.index_select(0, best)))
     return torch.cat(centers, 0)
 
 

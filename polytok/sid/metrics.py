@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -36,10 +37,11 @@ def code_metrics(codes: Tensor, codebook_sizes: list[int]) -> dict:
     n = codes.shape[0]
     usage, perplexity = [], []
     for level, size in enumerate(codebook_sizes):
-        counts = torch.bincount(codes[:, level], minlength=size).double()
+        # integer counts to the host; the entropy in float64 numpy (MPS has no float64)
+        counts = torch.bincount(codes[:, level], minlength=size).cpu().numpy()
         probs = counts[counts > 0] / max(n, 1)
         usage.append(float((counts > 0).sum()) / size)
-        perplexity.append(math.exp(float(-(probs * probs.log()).sum())) if n else 0.0)
+        perplexity.append(math.exp(float(-(probs * np.log(probs)).sum())) if n else 0.0)
     if n:
         keys = _row_keys(codes, codebook_sizes)
         _, bucket = torch.unique(keys, dim=0 if keys.ndim == 2 else None, return_counts=True)
@@ -57,6 +59,11 @@ def code_metrics(codes: Tensor, codebook_sizes: list[int]) -> dict:
     }
 
 
+def _host_sum(rows: Tensor) -> float:
+    """Sum of ``(N,)`` per-row float32 sums in float64 on the host (MPS has no float64)."""
+    return float(rows.detach().float().cpu().numpy().sum(dtype=np.float64))
+
+
 def fit_metrics(x: Tensor, residual: Tensor, codes: Tensor, codebook_sizes: list[int]) -> dict:
     """`code_metrics` plus ``rel_mse = ||X - X_hat||^2 / ||X - mean(X)||^2`` and ``mse``.
 
@@ -66,9 +73,8 @@ def fit_metrics(x: Tensor, residual: Tensor, codes: Tensor, codebook_sizes: list
         codes: (N, L) codes.
         codebook_sizes: K_l per level.
     """
-    err = float(residual.pow(2).sum(dtype=torch.float64))
-    mean = x.mean(0, dtype=torch.float64).to(x.dtype)
-    var = float((x - mean).pow_(2).sum(dtype=torch.float64))
+    err = _host_sum(residual.pow(2).sum(1))
+    var = _host_sum((x - x.mean(0)).pow_(2).sum(1))
     metrics = {
         "rel_mse": err / var if var > 0 else 0.0,
         "mse": err / max(x.numel(), 1),

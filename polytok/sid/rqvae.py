@@ -103,10 +103,11 @@ class RQVAE(nn.Module):
 
     Args:
         in_dim, num_emb_list, e_dim, layers, ...: `RQVAEConfig` fields.
-        device: where the module lives and ``fit`` trains ("cpu", "cuda", "mps").
+        device: where the module lives and ``fit`` trains ("cpu", "cuda", "mps"); None keeps
+            the default device (so the module also builds under ``torch.device("meta")``).
     """
 
-    def __init__(self, in_dim: int, device: str | torch.device = "cpu", **options) -> None:
+    def __init__(self, in_dim: int, device: str | torch.device | None = None, **options) -> None:
         super().__init__()
         self.config = RQVAEConfig(in_dim=in_dim, **options)
         cfg = self.config
@@ -122,7 +123,8 @@ class RQVAE(nn.Module):
             sinkhorn=cfg.sinkhorn,
         )
         self.metrics_: dict = {}
-        self.to(device)
+        if device is not None:
+            self.to(device)
 
     @property
     def n_levels(self) -> int:

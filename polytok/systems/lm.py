@@ -76,7 +76,7 @@ class LanguageModelSystem(ScheduledAdamW, L.LightningModule):
         self.tokenizer = tokenizer_from_spec(tokenizer)
         self.model = build_model(model, self.tokenizer)
         self._tick: float | None = None
-        self._eval_sums: dict[str, list[float]] = {}
+        self._eval_sums: dict[str, torch.Tensor] = {}  # split -> (2,) [sum of ce * n, n] on device
 
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         """(B, T) ids -> (B, T, V) logits."""
@@ -92,7 +92,7 @@ class LanguageModelSystem(ScheduledAdamW, L.LightningModule):
         ce, out = self._step(batch)
         loss = ce + out.aux_loss
         self.log("train/loss", ce, prog_bar=True)
-        if out.aux_loss.requires_grad or out.aux_loss.item() != 0.0:
+        if out.aux_loss.requires_grad:  # a model with an auxiliary objective (no host sync)
             self.log("train/aux_loss", out.aux_loss)
         for key, value in out.metrics.items():
             self.log(f"train/{key}", value)
@@ -107,12 +107,13 @@ class LanguageModelSystem(ScheduledAdamW, L.LightningModule):
 
     def _eval_step(self, batch, split: str) -> None:
         ce, out = self._step(batch)
-        n = int((batch[1] != IGNORE_INDEX).sum())  # the last window of a split is padded
-        if n == 0:
-            return
-        sums = self._eval_sums.setdefault(split, [0.0, 0])
-        sums[0] += ce.item() * n
-        sums[1] += n
+        n = (batch[1] != IGNORE_INDEX).sum().to(ce.dtype)  # the last window of a split is padded
+        # a fully padded batch has ce = nan and n = 0: it adds nothing (kept on device, no sync)
+        step = torch.stack([torch.where(n > 0, ce.detach() * n, 0.0), n])  # (2,) float32
+        if split in self._eval_sums:
+            self._eval_sums[split] += step
+        else:
+            self._eval_sums[split] = step
         for key, value in out.metrics.items():
             self.log(f"{split}/{key}", value)
 
@@ -123,16 +124,18 @@ class LanguageModelSystem(ScheduledAdamW, L.LightningModule):
         self._eval_step(batch, "test")
 
     def _eval_epoch_end(self, split: str) -> None:
-        total, count = self._eval_sums.pop(split, [0.0, 0])
-        if count == 0:
+        """Token-weighted mean loss over every rank's batches (float32 sums; one host read per
+        epoch). Every rank joins the all-gather, also one that saw no batch."""
+        stats = self._eval_sums.pop(split, None)
+        if stats is None:
+            stats = torch.zeros(2, device=self.device)
+        if self.trainer.world_size > 1:
+            stats = self.all_gather(stats).reshape(-1, 2).sum(0)  # (world, 2) -> (2,)
+        if float(stats[1]) == 0:  # once per epoch: nothing was evaluated
             return
-        stats = torch.tensor([total, float(count)], device=self.device, dtype=torch.float64)
-        stats = (
-            self.all_gather(stats).reshape(-1, 2).sum(0) if self.trainer.world_size > 1 else stats
-        )
-        loss = (stats[0] / stats[1]).item()
+        loss = stats[0] / stats[1]
         self.log(f"{split}/loss", loss, prog_bar=True, sync_dist=False)
-        self.log(f"{split}/ppl", math.exp(min(loss, 50.0)))
+        self.log(f"{split}/ppl", loss.clamp(max=50.0).exp())
         datamodule = getattr(self.trainer, "datamodule", None)
         if datamodule is not None and hasattr(datamodule, "bytes_per_token"):
             bpb = loss / math.log(2) / datamodule.bytes_per_token(split)
