@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 from hydra import compose, initialize_config_dir
 
 from polytok.data import TokenStreamDataModule, load_source
@@ -26,31 +25,48 @@ from polytok.tokenizers import build_tokenizer
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
-def bigram_counts(ids: np.ndarray, vocab: int) -> torch.Tensor:
-    pairs = torch.from_numpy(ids[:-1].astype(np.int64) * vocab + ids[1:].astype(np.int64))
-    return torch.bincount(pairs, minlength=vocab * vocab).reshape(vocab, vocab).double()
+class SparseBigrams:
+    """Bigram counts over ``vocab`` ids kept sparse (GPT-2's 50257^2 dense table would be 20 GB).
+
+    Lidstone smoothing: ``p(t | c) = (n(c, t) + alpha) / (n(c) + alpha * vocab)``.
+    """
+
+    def __init__(self, ids: np.ndarray, vocab: int) -> None:
+        ids = ids.astype(np.int64)
+        keys, counts = np.unique(ids[:-1] * vocab + ids[1:], return_counts=True)
+        self.vocab, self.keys, self.counts = vocab, keys, counts.astype(np.float64)
+        self.rows = np.bincount(ids[:-1], minlength=vocab).astype(np.float64)  # n(c)
+        self.alpha = 1.0
+
+    def pair_counts(self, ctx: np.ndarray, tgt: np.ndarray) -> np.ndarray:
+        keys = ctx.astype(np.int64) * self.vocab + tgt.astype(np.int64)
+        pos = np.clip(np.searchsorted(self.keys, keys), 0, len(self.keys) - 1)
+        return np.where(self.keys[pos] == keys, self.counts[pos], 0.0)
+
+    def loo_alpha(self) -> float:
+        """Smoothing that maximises leave-one-out likelihood on the training counts."""
+        row = self.rows[self.keys // self.vocab]
+        best, best_nll = 1.0, math.inf
+        for alpha in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0):
+            p = (self.counts - 1 + alpha) / (row - 1 + alpha * self.vocab)
+            nll = -(self.counts * np.log(np.maximum(p, 1e-300))).sum() / self.counts.sum()
+            if nll < best_nll:
+                best, best_nll = alpha, float(nll)
+        self.alpha = best
+        return best
+
+    def logp(self, ctx: np.ndarray, tgt: np.ndarray) -> np.ndarray:
+        a = self.alpha
+        return np.log((self.pair_counts(ctx, tgt) + a) / (self.rows[ctx] + a * self.vocab))
 
 
-def loo_alpha(counts: torch.Tensor) -> float:
-    """Smoothing that maximises leave-one-out likelihood on the training counts."""
-    vocab = counts.shape[1]
-    rows = counts.sum(1, keepdim=True)
-    best, best_nll = 1.0, math.inf
-    for alpha in (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0):
-        mask = counts > 0
-        p = (counts - 1 + alpha) / (rows - 1 + alpha * vocab)
-        nll = -(counts[mask] * torch.log(p[mask].clamp_min(1e-300))).sum() / counts.sum()
-        if nll < best_nll:
-            best, best_nll = alpha, float(nll)
-    return best
-
-
-def evaluate(dm: TokenStreamDataModule, split: str, logp: torch.Tensor) -> dict[str, float]:
+def evaluate(dm: TokenStreamDataModule, split: str, model: SparseBigrams) -> dict[str, float]:
     loader = dm.val_dataloader() if split == "val" else dm.test_dataloader()
     total, count = 0.0, 0
     for x, y in loader:
-        keep = y.flatten() != -100  # padding of the last window
-        total -= logp[x.flatten()[keep], y.flatten()[keep]].sum().item()
+        keep = (y.flatten() != -100).numpy()  # padding of the last window
+        ctx, tgt = x.flatten().numpy()[keep], y.flatten().numpy()[keep]
+        total -= float(model.logp(ctx, tgt).sum())
         count += int(keep.sum())
     loss = total / count
     return {"loss": loss, "bpb": loss / math.log(2) / dm.bytes_per_token(split)}
@@ -67,12 +83,10 @@ def main(overrides: list[str]) -> dict[str, float]:
     dm = TokenStreamDataModule(source=source, tokenizer=tokenizer, **options)
     dm.setup("fit")
     dm.setup("test")
-    counts = bigram_counts(np.asarray(dm.token_ids("train")), tokenizer.vocab_size)
-    alpha = loo_alpha(counts)
-    logp = torch.log((counts + alpha) / (counts.sum(1, keepdim=True) + alpha * counts.shape[1]))
-    result = {"alpha": alpha}
+    model = SparseBigrams(np.asarray(dm.token_ids("train")), tokenizer.vocab_size)
+    result = {"alpha": model.loo_alpha()}
     for split in ("val", "test"):
-        for key, value in evaluate(dm, split, logp).items():
+        for key, value in evaluate(dm, split, model).items():
             result[f"{split}/{key}"] = value
     return result
 

@@ -7,6 +7,8 @@
 - ``{"name": "dialog", "language": "english"}``: chatterbot-corpus conversations
   (`polytok.data.dialog`), split 80/10/10 by a stable hash of (language, file, index).
 - ``{"name": "files", "paths": ["docs/*.md"]}``: local UTF-8 text files, split by file.
+- ``{"name": "mix", "sources": [{"name": "shakespeare"}, {"name": "dialog"}]}``: the documents of
+  several sources, split by split (each keeps its own split, so held-out stays held out).
 
 Example:
     >>> from polytok.data import load_source
@@ -189,6 +191,29 @@ def load_source(spec: Mapping[str, Any] | TextSource) -> TextSource:
         return load_dialog(spec)
     if name == "files":
         return load_files(spec)
+    if name == "mix":
+        return load_mix(spec)
     raise ValueError(
-        f"unknown source name {name!r}; expected one of ['dialog', 'files', 'shakespeare']"
+        f"unknown source name {name!r}; expected one of ['dialog', 'files', 'mix', 'shakespeare']"
     )
+
+
+def load_mix(spec: Mapping[str, Any]) -> TextSource:
+    """Several sources as one: split ``s`` is every part's split ``s``, in the order given.
+
+    Raises:
+        ValueError: no ``sources`` list, a nested mix, or an invalid part (see `load_source`).
+    """
+    check_keys(spec, ("name", "sources"))
+    parts_spec = spec.get("sources")
+    if not isinstance(parts_spec, Sequence) or isinstance(parts_spec, str) or not parts_spec:
+        raise ValueError(
+            "the 'mix' source needs 'sources': a non-empty list of source specs, e.g. "
+            "[{name: shakespeare}, {name: dialog}]"
+        )
+    if any(isinstance(p, Mapping) and p.get("name") == "mix" for p in parts_spec):
+        raise ValueError("a 'mix' source cannot contain another 'mix'; list its parts instead")
+    parts = [load_source(dict(p)) if isinstance(p, Mapping) else load_source(p) for p in parts_spec]
+    norm = {"name": "mix", "sources": [p.spec for p in parts]}
+    splits = {s: tuple(d for p in parts for d in p.splits[s]) for s in SPLITS}
+    return TextSource("mix", norm, splits)

@@ -18,6 +18,7 @@ BUILDABLE: dict[str, dict[str, Any]] = {
     "char": {},
     "bpe": {"vocab_size": 2048, "min_frequency": 2},
     "hf": {"path": None},
+    "hf_model": {"path": None},
     "prime": {"base": {"name": "char"}},
     "hybrid": {
         "base": "cl100k_base",
@@ -100,6 +101,10 @@ def build_tokenizer(cfg: Mapping[str, Any], texts: Texts | None = None) -> TextT
         from polytok.tokenizers.hf import HFTokenizer
 
         return HFTokenizer.from_dir(options["path"])
+    if name == "hf_model":  # a model directory's tokenizer (offline gpt2 when the ids agree)
+        from polytok.tokenizers.hf_model import from_config
+
+        return from_config(options)
     if name == "hybrid":  # loads its tape, or mines one on ``texts`` when the file is missing
         from polytok.glyph.hybrid import HybridTokenizer
 
