@@ -28,7 +28,31 @@ from polytok.glyph.tape import MARKERS, GlyphTape
 logger = logging.getLogger(__name__)
 
 MODES = ("lossless", "lossy")
+TAPE_FILE = "tape.db"  # the tape's name inside a saved tokenizer directory
 _TEXT_FORM = re.compile(re.escape(MARKERS[0]) + "(.*?)" + re.escape(MARKERS[1]), re.DOTALL)
+
+
+def tape_content_sha256(tape: GlyphTape, version: int) -> str:
+    """sha256 of everything that decides a hybrid tokenizer's ids at ``version``.
+
+    Base tokenizer and vocabulary size, markers, every glyph (id, base ids, address) and family
+    (id, representative, address) the version resolves to: two tapes with equal hashes encode
+    and decode every text identically; the file path and SQLite page layout do not matter.
+    """
+    import hashlib
+    import json
+
+    content = {
+        "base": tape.base_tokenizer,
+        "base_vocab_size": tape.base_vocab_size,
+        "markers": list(tape.marker_ids),
+        "vocab_size": tape.vocab_size,
+        "glyphs": [[g.token_id, list(g.base_ids), g.address] for g in tape.glyphs(version)],
+        "families": [[f.token_id, f.representative, f.address] for f in tape.families(version)],
+        "all_expansions": sorted([k, list(v)] for k, v in tape.all_expansions().items()),
+    }
+    blob = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -68,10 +92,13 @@ class HybridTokenizer:
         similarity_threshold: lossy mode: minimum cosine similarity in [0, 1] for a sentence to
             become its family's glyph.
         version: tape version (default: latest); glyphs it lacks fall back to earlier versions.
+        content_sha256: the `content_sha256` this tokenizer must have (a saved tokenizer records
+            it); a tape whose ids, expansions, families or addresses changed is refused.
 
     Raises:
         ValueError: unknown base tokenizer or mode, threshold outside [0, 1], a tape built on
-            another base tokenizer, lossy mode on a tape without families.
+            another base tokenizer, lossy mode on a tape without families, a tape whose content
+            differs from ``content_sha256``.
         FileNotFoundError: the tape file does not exist.
         polytok.glyph.tape.TapeError: a corrupt tape.
     """
@@ -85,6 +112,7 @@ class HybridTokenizer:
         mode: str = "lossless",
         similarity_threshold: float = 0.75,
         version: int | None = None,
+        content_sha256: str | None = None,
     ) -> None:
         from polytok.tokenizers import get_tokenizer
 
@@ -128,6 +156,19 @@ class HybridTokenizer:
                 f"{self.version} has none; build it with --families N or use mode='lossless'"
             )
         self._embedder = None
+        self.content_sha256 = tape_content_sha256(self.tape, self.version)
+        if content_sha256 is not None and content_sha256 != self.content_sha256:
+            raise ValueError(
+                f"tape {str(tape)!r} changed since this tokenizer was saved: content sha256 "
+                f"{self.content_sha256[:16]}... != recorded {content_sha256[:16]}...; its ids "
+                "would differ. Use the tape saved with the tokenizer (save_pretrained copies it) "
+                "or retrain the model on the new tape"
+            )
+
+    @property
+    def content_fingerprint(self) -> str:
+        """Token-cache key: what decides the ids (tape content, base, mode), never the path."""
+        return f"hybrid-{self.mode}-{self.similarity_threshold}-{self.content_sha256[:32]}"
 
     # TextTokenizer protocol --------------------------------------------------------------
     @property
@@ -188,17 +229,40 @@ class HybridTokenizer:
             "mode": self.mode,
             "similarity_threshold": self.similarity_threshold,
             "version": self.version,
+            "content_sha256": self.content_sha256,
         }
+
+    def save_files(self, directory: str | Path) -> dict[str, Any]:
+        """Copy the tape into ``directory`` as ``tape.db``; return the spec pointing at it.
+
+        The spec's ``tape`` is relative (``polytok.tokenizers.load_tokenizer`` resolves it against
+        the directory), so the directory loads on another machine; ``content_sha256`` makes a
+        changed copy fail to load.
+        """
+        import sqlite3
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = directory / f".{TAPE_FILE}.tmp"
+        tmp.unlink(missing_ok=True)
+        dest = sqlite3.connect(str(tmp))
+        try:
+            self.tape._conn.backup(dest)  # a consistent copy, even of a tape open elsewhere
+        finally:
+            dest.close()
+        tmp.replace(directory / TAPE_FILE)
+        return {**self.to_spec(), "tape": TAPE_FILE}
 
     @classmethod
     def from_spec(cls, spec: dict[str, Any]) -> HybridTokenizer:
-        """Inverse of `to_spec` (``base`` and ``tape`` required)."""
+        """Inverse of `to_spec` (``base`` and ``tape`` required; ``content_sha256`` checked)."""
         return cls(
             base_tokenizer=spec["base"],
             tape=spec["tape"],
             mode=spec.get("mode", "lossless"),
             similarity_threshold=spec.get("similarity_threshold", 0.75),
             version=spec.get("version"),
+            content_sha256=spec.get("content_sha256"),
         )
 
     @classmethod

@@ -78,6 +78,16 @@ def tokenizer_from_spec(spec: dict[str, Any]) -> TextTokenizer:
 
 
 def tokenizer_fingerprint(tokenizer: TextTokenizer) -> str:
-    """A short stable hash of the tokenizer's spec: equal specs give equal fingerprints."""
-    blob = json.dumps(tokenizer.to_spec(), sort_keys=True, ensure_ascii=False).encode()
+    """A short stable hash of the tokenizer's spec: equal specs give equal fingerprints.
+
+    A tokenizer whose spec names an external file (a glyph tape) provides ``content_fingerprint``
+    instead, a string derived from that file's content, so a file rebuilt at the same path gets
+    a new fingerprint (and token caches keyed by it are rebuilt).
+    """
+    content = getattr(tokenizer, "content_fingerprint", None)
+    blob = (
+        content.encode()
+        if isinstance(content, str)
+        else json.dumps(tokenizer.to_spec(), sort_keys=True, ensure_ascii=False).encode()
+    )
     return hashlib.blake2b(blob, digest_size=8).hexdigest()

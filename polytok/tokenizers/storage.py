@@ -19,6 +19,19 @@ NATIVE_FILE = "tokenizer.json"
 FORMAT_VERSION = 1
 
 
+RELATIVE_FILE_KEYS = ("tape",)  # spec keys naming a file saved inside the tokenizer directory
+
+
+def _resolve_files(spec: dict, directory: Path) -> dict:
+    """Spec with relative file paths (copied in by ``save_files``) made relative to ``directory``."""
+    spec = dict(spec)
+    for key in RELATIVE_FILE_KEYS:
+        value = spec.get(key)
+        if isinstance(value, str) and value and not Path(value).is_absolute():
+            spec[key] = str(directory / value)
+    return spec
+
+
 def save_tokenizer(tokenizer: TextTokenizer, directory: str | Path) -> Path:
     """Write ``tokenizer_config.json`` (plus ``tokenizer.json`` for hf/bpe) into ``directory``.
 
@@ -27,7 +40,8 @@ def save_tokenizer(tokenizer: TextTokenizer, directory: str | Path) -> Path:
     """
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    spec = tokenizer.to_spec()
+    save_files = getattr(tokenizer, "save_files", None)  # copies files it needs (glyph tape)
+    spec = save_files(directory) if callable(save_files) else tokenizer.to_spec()
     native = spec.get("tokenizer_json")
     if isinstance(native, str):
         write_text_atomic(directory / NATIVE_FILE, native)
@@ -53,7 +67,7 @@ def load_tokenizer(directory: str | Path) -> TextTokenizer:
         except json.JSONDecodeError as e:
             raise ValueError(f"{config_path} is not valid JSON ({e}); re-save the tokenizer") from e
         if isinstance(config, dict) and config.get("format_version") == FORMAT_VERSION:
-            return tokenizer_from_spec(config["spec"])
+            return tokenizer_from_spec(_resolve_files(config["spec"], directory))
         if isinstance(config, dict) and "format_version" in config:
             raise ValueError(
                 f"{config_path} has format_version {config.get('format_version')!r}; "
