@@ -11,7 +11,15 @@ def main(cfg: DictConfig) -> float | None:
     from polytok.run import train
 
     result = train(cfg)
-    for key in ("best_ckpt", "last_ckpt", "pretrained", "output_dir"):
+    for key in (
+        "best_ckpt",
+        "last_ckpt",
+        "pretrained",
+        "hf_dir",
+        "adapter_dir",
+        "merged_dir",
+        "output_dir",
+    ):
         if key in result:
             print(f"{key}: {result[key]}")
     print("metrics:", json.dumps(result.get("metrics", {}), sort_keys=True))

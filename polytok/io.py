@@ -80,13 +80,19 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike, tokenizer: A
 def from_pretrained(
     directory: str | os.PathLike, device: str | torch.device = "cpu"
 ) -> PretrainedLM:
-    """Load a directory written by `save_pretrained` (local files only, strict)."""
+    """Load a directory written by `save_pretrained` (local files only, strict), or a glyph
+    adaptation's adapter or merged directory (`polytok.models.glyph_save`)."""
     from safetensors.torch import load_model
 
     from polytok.models import build_config, model_class
     from polytok.tokenizers import load_tokenizer
 
     directory = Path(directory)
+    from polytok.models.glyph_save import load_glyph_pretrained
+
+    glyph = load_glyph_pretrained(directory)  # glyph adapter / merged Hugging Face directories
+    if glyph is not None:
+        return PretrainedLM(glyph[0].to(device).eval(), glyph[1])
     config_path = directory / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(

@@ -22,6 +22,8 @@ MODELS: dict[str, str] = {
     "gpt2": "polytok.models.gpt2:GPT2LM",
     "resoformer": "polytok.reso.model:ResoFormer",
     "glyph_gpt2": "polytok.glyph.adapter:GlyphGPT2",
+    "hf_causal_lm": "polytok.models.hf_causal:HFCausalLM",
+    "glyph_adapt": "polytok.models.glyph_lm:GlyphAdaptedLM",
 }
 
 

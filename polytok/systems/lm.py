@@ -78,6 +78,11 @@ class LanguageModelSystem(ScheduledAdamW, L.LightningModule):
         self._tick: float | None = None
         self._eval_sums: dict[str, torch.Tensor] = {}  # split -> (2,) [sum of ce * n, n] on device
 
+    def no_decay_parameters(self):
+        """Matrices the model asks to keep free of weight decay (e.g. embeddings when fine-tuning)."""
+        own = getattr(self.model, "no_decay_parameters", None)
+        return own() if callable(own) else ()
+
     def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
         """(B, T) ids -> (B, T, V) logits."""
         return as_lm_output(self.model(input_ids)).logits

@@ -11,6 +11,8 @@ from polytok.tokenizers.base import _resolve
 TRAIN_TASKS: dict[str, str] = {
     "lm": "polytok.tasks.lm:train",
     "rqvae": "polytok.sid.task:train",
+    "gpt2_base": "polytok.tasks.hf_base:train",
+    "glyph_adapt": "polytok.tasks.glyph_adapt:train",
 }
 EVAL_TASKS: dict[str, str] = {
     "lm": "polytok.tasks.lm:evaluate",

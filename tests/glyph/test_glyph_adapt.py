@@ -1,0 +1,143 @@
+"""Glyph adaptation of a pretrained Hugging Face GPT-2 (a tiny one saved to a temporary directory)."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from polytok.glyph.build import TapeBuildConfig, build_tape
+from polytok.glyph.hybrid import HybridTokenizer
+from polytok.models import build_model
+from polytok.models.glyph_lm import GlyphAdaptedLM
+from polytok.models.glyph_save import load_adapter, save_adapter, save_merged
+from polytok.models.gpt2 import GPT2LM, GPT2LMConfig
+from polytok.models.hf_export import export_hf
+from polytok.systems import LanguageModelSystem
+
+PLAY = (
+    "ROMEO: But soft, what light through yonder window breaks?\n"
+    "JULIET: O Romeo, Romeo, wherefore art thou Romeo?\n"
+    "ROMEO: Shall I hear more, or shall I speak at this?\n"
+)
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    torch.manual_seed(0)
+    model = GPT2LM(GPT2LMConfig(dim=16, num_layers=1, num_heads=2, max_positions=64))
+    with torch.no_grad():  # a trained final LayerNorm has a bias (an untrained one is 0)
+        model.net.transformer.ln_f.bias.normal_(0, 0.5)
+    return export_hf(model, tmp_path_factory.mktemp("base") / "hf")
+
+
+@pytest.fixture(scope="module")
+def tok(tmp_path_factory, embedder):
+    path = tmp_path_factory.mktemp("tape") / "gpt2.db"
+    build_tape([PLAY * 3] * 4, path, "gpt2", TapeBuildConfig(num_glyphs=40), embedder=embedder)
+    return HybridTokenizer("gpt2", path)
+
+
+def _system(base, tok, adapter, init="expansion", lr=1e-2):
+    model = {"name": "glyph_adapt", "path": str(base), "adapter": adapter, "init": init}
+    return LanguageModelSystem(model=model, tokenizer=tok.to_spec(), lr=lr, warmup_steps=0)
+
+
+def _train(system, tok, steps=3):
+    ids = torch.tensor([tok.encode(PLAY * 2)])[:, :33]
+    opt = system.configure_optimizers()["optimizer"]
+    for _ in range(steps):
+        loss, _ = system._step((ids[:, :-1], ids[:, 1:]))
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+    return ids
+
+
+@pytest.mark.parametrize("adapter", ["new_rows", "lora", "full"])
+def test_each_adapter_trains(base, tok, adapter):
+    system = _system(base, tok, adapter)
+    model = system.model
+    before = {k: v.detach().clone() for k, v in model.hf.state_dict().items()}
+    rows = model.new_in.detach().clone()
+    _train(system, tok)
+    after = model.hf.state_dict()
+    assert not torch.equal(model.new_in, rows)  # the new rows trained
+    changed = [k for k in before if not torch.equal(before[k], after[k])]
+    if adapter == "new_rows":
+        assert changed == []  # every original weight bitwise equal
+    elif adapter == "lora":
+        assert changed and all("lora_" in k for k in changed)
+    else:
+        assert any("wte" in k for k in changed) and any("h.0.attn" in k for k in changed)
+
+
+def test_peft_adapter_reload_and_merged_dir(base, tok, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    system = _system(base, tok, "lora")
+    ids = _train(system, tok, steps=2)
+    model = system.model.eval()
+    with torch.no_grad():
+        expected = model(ids).logits
+    save_adapter(model, tmp_path / "adapter", tok)
+    assert (tmp_path / "adapter" / "adapter_config.json").is_file()
+    loaded, loaded_tok = load_adapter(tmp_path / "adapter")
+    with torch.no_grad():
+        assert torch.equal(loaded(ids).logits, expected)
+    assert loaded_tok.encode(PLAY) == tok.encode(PLAY)
+    save_merged(model, tmp_path / "merged", tok)
+    net = AutoModelForCausalLM.from_pretrained(str(tmp_path / "merged"), local_files_only=True)
+    assert net.config.vocab_size == tok.vocab_size
+    with torch.no_grad():  # offsets folded through the final LayerNorm: float32 rounding only
+        torch.testing.assert_close(net(ids).logits, expected, atol=5e-3, rtol=1e-4)
+    assert AutoTokenizer.from_pretrained(str(tmp_path / "merged"))("ROMEO")["input_ids"]
+
+
+def test_generation_returns_plain_text(base, tok, tmp_path):
+    import polytok
+
+    model = build_model({"name": "glyph_adapt", "path": str(base), "init": "mean"}, tok)
+    glyph = max(tok.glyphs, key=lambda g: len(g.base_ids))
+    with torch.no_grad():  # make the model always continue with this glyph
+        model.new_in[glyph.token_id - tok.base.vocab_size] *= 0
+        model.new_in[glyph.token_id - tok.base.vocab_size] += model.hf.transformer.ln_f.bias * 50
+    save_merged(model, tmp_path / "merged", tok)
+    save_adapter(model, tmp_path / "adapter", tok)
+    for directory in ("merged", "adapter"):
+        text = polytok.from_pretrained(tmp_path / directory).generate(
+            "ROMEO:", max_new_tokens=3, strategy="greedy"
+        )
+        assert text == tok.decode([glyph.token_id] * 3) and "<GLYPH>" not in text
+
+
+def test_bad_inputs(base, tok, tmp_path):
+    with pytest.raises(ValueError, match="unknown adapter 'prefix'.*new_rows"):
+        _system(base, tok, "prefix")
+    with pytest.raises(ValueError, match="unknown init 'zeros'.*expansion"):
+        _system(base, tok, "new_rows", init="zeros")
+    options = {"name": "glyph_adapt", "path": str(base), "adapter": "lora"}
+    with pytest.raises(ValueError, match=r"\['q_proj'\] are not in this gpt2 model.*c_attn"):
+        build_model({**options, "lora_targets": ["q_proj"]}, tok)
+    cl100k = tmp_path / "cl100k.db"
+    build_tape([PLAY * 3] * 4, cl100k, "cl100k_base", TapeBuildConfig(num_glyphs=10)).close()
+    with pytest.raises(ValueError, match="built on base tokenizer 'cl100k_base'.*uses 'gpt2'"):
+        build_model(options, HybridTokenizer("cl100k_base", cl100k))
+
+
+def test_moved_or_changed_base_is_refused(base, tok, tmp_path):
+    from polytok.models.hf_causal import model_fingerprint
+
+    moved = tmp_path / "base"
+    shutil.copytree(base, moved)
+    fingerprint = model_fingerprint(moved)
+    options = {"name": "glyph_adapt", "path": str(moved), "base_fingerprint": fingerprint}
+    assert isinstance(build_model(options, tok), GlyphAdaptedLM)
+    config = moved / "config.json"
+    config.write_text(config.read_text().replace('"n_head": 2', '"n_head": 1'))
+    with pytest.raises(ValueError, match="changed since this adaptation was made"):
+        build_model(options, tok)
+    shutil.rmtree(moved)
+    with pytest.raises(FileNotFoundError, match="no longer exists.*model.path"):
+        build_model(options, tok)
