@@ -55,8 +55,14 @@ def test_every_group_option_composes(group, tmp_path):
         make_cfg("train", [f"{group}={option.stem}"], tmp_path)
 
 
+# need a pretrained base directory (model.path): run end to end in tests/glyph/test_glyph_adapt_task.py
+NEEDS_BASE_MODEL = {"glyph_adapt", "glyph_adaptation"}
+
+
 @pytest.mark.parametrize("experiment", EXPERIMENTS)
 def test_experiment_fast_dev_run(experiment, tmp_path):
+    if experiment in NEEDS_BASE_MODEL:
+        pytest.skip("needs model.path: covered by tests/glyph/test_glyph_adapt_task.py")
     cfg = make_cfg("train", [f"experiment={experiment}"], tmp_path)
     if cfg.get("task", "lm") in TRAIN_TASKS:
         cfg = make_cfg("train", [f"experiment={experiment}", "debug=fast_dev_run"], tmp_path)
