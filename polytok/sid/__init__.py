@@ -4,6 +4,8 @@ Importing this package does not import lightning (only `RQVAE.fit` and `rqvae_sy
 """
 
 from polytok.sid.engine import SemanticIdEngine, item_keys
+from polytok.sid.errors import NotFittedError, ShapeMismatchError
+from polytok.sid.formats import codes_to_ids
 from polytok.sid.kmeans import KMeansResult
 from polytok.sid.metrics import code_metrics, fit_metrics
 from polytok.sid.rqkmeans import RQKMeans, RQKMeansConfig
@@ -20,14 +22,17 @@ __all__ = [
     "CollisionStore",
     "InMemoryCollisionStore",
     "KMeansResult",
+    "NotFittedError",
     "RQKMeans",
     "RQKMeansConfig",
     "RQVAEConfig",
     "RQVAEOutput",
     "SQLiteCollisionStore",
     "SemanticIdEngine",
+    "ShapeMismatchError",
     "UniqueIdResolver",
     "code_metrics",
+    "codes_to_ids",
     "fit_metrics",
     "item_keys",
 ]

@@ -12,6 +12,9 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from polytok.sid.formats import Formatter, check_format, codes_to_ids
+from polytok.sid.inputs import as_matrix
+from polytok.sid.sinkhorn_resolver import SinkhornResolver
 from polytok.sid.unique import UniqueIdResolver
 
 
@@ -42,6 +45,15 @@ def load_encoder(directory: str | os.PathLike, device: str = "cpu"):
     return cls.load(directory, device=device)
 
 
+def model_fingerprint(encoder: torch.nn.Module) -> str:
+    """BLAKE2b-128 of the class name and every state tensor: the identity a store records."""
+    h = hashlib.blake2b(type(encoder).__name__.encode(), digest_size=16)
+    for name, tensor in sorted(encoder.state_dict().items()):
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
 def item_keys(X) -> list[str]:
     """Content keys of the rows of X (N, D): BLAKE2b-128 of each row's float32 bytes.
 
@@ -60,41 +72,86 @@ class SemanticIdEngine:
 
     Args:
         encoder: a fitted or unfitted `RQKMeans` / `RQVAE` (anything with fit/encode/semantic_id).
-        unique_resolver: where collisions are resolved; default an in-memory
-            `UniqueIdResolver`.
-        sep: separator between levels.
+        unique_resolver: `UniqueIdResolver` (suffixes, persistent, idempotent per key; default
+            in-memory) or `SinkhornResolver` (balanced reassignment within one batch).
+        sep: separator between levels (plain format).
+        fmt: "plain" (``"3-9-1"``) or "token" (``"<a_3><b_9><c_1>"``).
+        formatter: a callable row of ints -> str, overriding ``fmt``.
     """
 
     def __init__(
         self,
         encoder: SemanticEncoder,
-        unique_resolver: UniqueIdResolver | None = None,
+        unique_resolver: UniqueIdResolver | SinkhornResolver | None = None,
         sep: str = "-",
+        fmt: str = "plain",
+        formatter: Formatter | None = None,
     ) -> None:
+        check_format(fmt, sep, formatter)
         self.encoder = encoder
         self.resolver = (
             unique_resolver if unique_resolver is not None else UniqueIdResolver(sep=sep)
         )
-        self.sep = sep
+        self.sep, self.fmt, self.formatter = sep, fmt, formatter
+
+    @property
+    def unique_resolver(self) -> UniqueIdResolver | SinkhornResolver:
+        """semantic-id's attribute name for `resolver`."""
+        return self.resolver
 
     def fit(self, X) -> SemanticIdEngine:
         """Fit the encoder on X (N, D); returns self."""
         self.encoder.fit(X)
         return self
 
+    def to_ids(self, codes) -> list[str]:
+        """(N, L) codes -> strings in this engine's format."""
+        return codes_to_ids(codes, sep=self.sep, fmt=self.fmt, formatter=self.formatter)
+
     def semantic_ids(self, X) -> list[str]:
         """Semantic ID per row of X; similar rows share prefixes and may collide."""
-        return self.encoder.semantic_id(self.encoder.encode(X), sep=self.sep)
+        return self.to_ids(self.encoder.encode(X))
 
-    def unique_ids(self, X, keys: Sequence[str] | None = None) -> list[str]:
-        """Collision-free IDs per row; idempotent per key.
+    def unique_ids(self, X, keys: Sequence | None = None) -> list[str]:
+        """Collision-free IDs per row.
 
         Args:
             X: (N, D) vectors.
-            keys: item keys (e.g. document ids); default content keys from `item_keys`.
+            keys: item keys (e.g. document ids); default content keys from `item_keys`. Used by
+                `UniqueIdResolver` (idempotent per key); `SinkhornResolver` ignores them.
         """
-        keys = item_keys(X) if keys is None else [str(k) for k in keys]
+        if isinstance(self.resolver, SinkhornResolver):
+            x = as_matrix(X).to(_device(self.encoder))
+            codes = torch.as_tensor(np.asarray(self.encoder.encode(x.cpu().numpy())))
+            return self.resolver.resolve(self.encoder, x, codes, self.to_ids)
+        keys = item_keys(X) if keys is None else list(keys)
         sids = self.semantic_ids(X)
         if len(keys) != len(sids):
             raise ValueError(f"got {len(keys)} keys for {len(sids)} rows; pass one key per row")
-        return self.resolver.resolve(sids, keys)
+        return self.resolver.resolve(sids, keys, model=model_fingerprint(self.encoder))
+
+    def save(self, directory: str | os.PathLike) -> None:
+        """Write the encoder, the ID format and the resolver with its store settings.
+
+        See `polytok.sid.engine_io.save_engine`.
+        """
+        from polytok.sid.engine_io import save_engine
+
+        save_engine(self, directory)
+
+    @classmethod
+    def load(
+        cls,
+        directory: str | os.PathLike,
+        device: str = "cpu",
+        formatter: Formatter | None = None,
+        store_path: str | os.PathLike | None = None,
+    ) -> SemanticIdEngine:
+        """Read a directory written by `save` (see `polytok.sid.engine_io.load_engine`)."""
+        from polytok.sid.engine_io import load_engine
+
+        return load_engine(directory, device=device, formatter=formatter, store_path=store_path)
+
+
+def _device(encoder) -> torch.device:
+    return next(iter(encoder.buffers()), next(iter(encoder.parameters()), torch.zeros(0))).device

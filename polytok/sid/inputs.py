@@ -6,32 +6,49 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from polytok.sid.errors import ShapeMismatchError
+from polytok.sid.formats import Formatter, codes_to_ids
+
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
 
 def as_matrix(x, name: str = "X", dim: int | None = None) -> Tensor:
-    """Validate ``x`` (numpy array or tensor, (N, D), float16/32/64) into a float32 tensor.
+    """Validate ``x`` (numpy array or tensor, (N, D)) into a float32 tensor.
+
+    Floating-point input is computed in float32; integer and boolean input is cast to float32.
 
     Raises:
-        TypeError: not an array/tensor, or not floating point.
-        ValueError: not 2-D, empty, wrong width, or with NaN/inf rows (their indices are named).
+        TypeError: not an array/tensor, or of a non-numeric or complex dtype.
+        ShapeMismatchError: not 2-D, no columns, or the wrong width (a ``ValueError``).
+        ValueError: no rows, or NaN/inf rows (their indices are named).
     """
     if isinstance(x, np.ndarray):
+        if np.issubdtype(x.dtype, np.integer) or x.dtype == np.bool_:
+            x = x.astype(np.float32)
         if not np.issubdtype(x.dtype, np.floating):
-            raise TypeError(f"{name} must be a float16/32/64 array, got dtype {x.dtype}")
+            raise TypeError(
+                f"{name} must be a numeric (float or int) array, got dtype {x.dtype}; convert it "
+                "with X.astype('float32')"
+            )
         t = torch.from_numpy(np.ascontiguousarray(x))
     elif isinstance(x, Tensor):
+        if not x.dtype.is_floating_point and not x.dtype.is_complex:
+            x = x.float()
         if x.dtype not in FLOAT_DTYPES:
-            raise TypeError(f"{name} must be a floating-point tensor, got dtype {x.dtype}")
+            raise TypeError(f"{name} must be a real-valued tensor, got dtype {x.dtype}")
         t = x.detach()
     else:
         raise TypeError(f"{name} must be a numpy array or torch tensor, got {type(x).__name__}")
     if t.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (N, D), got shape {tuple(t.shape)}")
+        raise ShapeMismatchError(f"{name} must be 2-D (N, D), got shape {tuple(t.shape)}")
     if t.shape[0] == 0:
         raise ValueError(f"{name} has no rows; pass at least one vector")
+    if t.shape[1] == 0:
+        raise ShapeMismatchError(
+            f"{name} has shape {tuple(t.shape)}: vectors with no dimensions; pass (N, D), D >= 1"
+        )
     if dim is not None and t.shape[1] != dim:
-        raise ValueError(
+        raise ShapeMismatchError(
             f"{name} has {t.shape[1]} dimensions but the model was fitted on {dim}; "
             "encode vectors of the same width"
         )
@@ -57,7 +74,7 @@ def as_codes(codes, n_levels: int) -> Tensor:
     if t.dtype.is_floating_point or t.dtype == torch.bool:
         raise TypeError(f"codes must be integers, got dtype {t.dtype}")
     if t.ndim != 2 or t.shape[1] != n_levels:
-        raise ValueError(f"codes must have shape (N, {n_levels}), got {tuple(t.shape)}")
+        raise ShapeMismatchError(f"codes must have shape (N, {n_levels}), got {tuple(t.shape)}")
     return t.long()
 
 
@@ -70,10 +87,11 @@ def like_input(result: Tensor, original) -> Tensor | np.ndarray:
     return result
 
 
-def semantic_ids(codes, sep: str = "-") -> list[str]:
-    """(N, L) codes -> ``["3-9-1", ...]``."""
-    rows = codes.tolist() if isinstance(codes, Tensor | np.ndarray) else codes
-    return [sep.join(str(int(c)) for c in row) for row in rows]
+def semantic_ids(
+    codes, sep: str = "-", fmt: str = "plain", formatter: Formatter | None = None
+) -> list[str]:
+    """(N, L) codes -> ``["3-9-1", ...]`` (see `polytok.sid.formats.codes_to_ids`)."""
+    return codes_to_ids(codes, sep=sep, fmt=fmt, formatter=formatter)
 
 
 def gaussian_mixture(

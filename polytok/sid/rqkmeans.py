@@ -17,6 +17,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from polytok.sid.errors import NotFittedError
+from polytok.sid.formats import Formatter
 from polytok.sid.inputs import as_codes, as_matrix, like_input, semantic_ids
 from polytok.sid.io import check_state, load_model_dir, save_model_dir
 from polytok.sid.kmeans import DEFAULT_CHUNK, kmeans, nearest
@@ -42,6 +44,9 @@ class RQKMeansConfig:
             (balanced, the optional `k-means-constrained` package, run with n_jobs=1).
         max_points_per_centroid: train each level on at most this many points per centre
             (faiss's default 256); None uses all points. Codes always cover all points.
+        init_points_per_centroid: run k-means++ seeding on at most this many points per centre
+            (default 8: fast); None seeds on the whole training sample ("full" seeding, slower,
+            about 6% lower MSE on well-separated data).
         chunk_size: rows per distance chunk.
     """
 
@@ -53,6 +58,7 @@ class RQKMeansConfig:
     balanced: bool = False
     backend: str = "torch"
     max_points_per_centroid: int | None = 256
+    init_points_per_centroid: int | None = 8
     chunk_size: int = DEFAULT_CHUNK
     codebook_sizes: list[int] = field(init=False)
 
@@ -83,6 +89,10 @@ class RQKMeansConfig:
                 "backend='faiss' has no balanced mode; use backend='torch' or "
                 "'k-means-constrained' with balanced=True"
             )
+        for name in ("max_points_per_centroid", "init_points_per_centroid"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be >= 1 or None, got {value}")
         if self.max_iter < 1 or self.tol < 0 or self.chunk_size < 1:
             raise ValueError(
                 f"need max_iter >= 1, tol >= 0, chunk_size >= 1; got {self.max_iter}, "
@@ -166,7 +176,9 @@ class RQKMeans(nn.Module):
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
-            raise ValueError("this RQKMeans is not fitted yet; call fit(X) or RQKMeans.load(dir)")
+            raise NotFittedError(
+                "this RQKMeans is not fitted yet; call fit(X) or RQKMeans.load(dir)"
+            )
 
     def _device(self) -> torch.device:
         return self.codebook_0.device
@@ -207,6 +219,7 @@ class RQKMeans(nn.Module):
                     seed=seed,
                     balanced=cfg.balanced,
                     max_points_per_centroid=cfg.max_points_per_centroid,
+                    init_points_per_centroid=cfg.init_points_per_centroid,
                     chunk_size=cfg.chunk_size,
                 )
                 centroids, labels, price = result.centroids, result.labels, result.prices
@@ -255,9 +268,12 @@ class RQKMeans(nn.Module):
         x_hat = sum(cb[c[:, i]] for i, cb in enumerate(self.codebooks))
         return like_input(x_hat, codes)
 
-    def semantic_id(self, codes, sep: str = "-") -> list[str]:
-        """(N, L) codes -> ``["3-9-1", ...]``."""
-        return semantic_ids(as_codes(codes, self.config.n_levels), sep)
+    def semantic_id(
+        self, codes, sep: str = "-", fmt: str = "plain", formatter: Formatter | None = None
+    ) -> list[str]:
+        """(N, L) codes -> ``["3-9-1", ...]``; ``fmt="token"`` gives ``"<a_3><b_9><c_1>"``,
+        ``formatter`` (row of ints -> str) any other form."""
+        return semantic_ids(as_codes(codes, self.config.n_levels), sep, fmt, formatter)
 
     def save(self, directory: str | os.PathLike) -> None:
         """Write ``config.json`` + ``model.safetensors`` to ``directory`` atomically."""

@@ -18,6 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from polytok.nn.quantize import ResidualVQ
+from polytok.sid.errors import NotFittedError
+from polytok.sid.formats import Formatter
 from polytok.sid.inputs import as_codes, as_matrix, like_input, semantic_ids
 from polytok.sid.io import check_state, load_model_dir, save_model_dir
 from polytok.sid.metrics import fit_metrics
@@ -244,7 +246,7 @@ class RQVAE(nn.Module):
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
-            raise ValueError("this RQVAE is not fitted yet; call fit(X) or RQVAE.load(dir)")
+            raise NotFittedError("this RQVAE is not fitted yet; call fit(X) or RQVAE.load(dir)")
 
     @torch.no_grad()
     def encode(self, X):
@@ -273,9 +275,12 @@ class RQVAE(nn.Module):
         self.train(was_training)
         return like_input(x_hat, codes)
 
-    def semantic_id(self, codes, sep: str = "-") -> list[str]:
-        """(N, L) codes -> ``["3-9-1", ...]``."""
-        return semantic_ids(as_codes(codes, self.n_levels), sep)
+    def semantic_id(
+        self, codes, sep: str = "-", fmt: str = "plain", formatter: Formatter | None = None
+    ) -> list[str]:
+        """(N, L) codes -> ``["3-9-1", ...]``; ``fmt="token"`` gives ``"<a_3><b_9><c_1>"``,
+        ``formatter`` (row of ints -> str) any other form."""
+        return semantic_ids(as_codes(codes, self.n_levels), sep, fmt, formatter)
 
     def save(self, directory: str | os.PathLike) -> None:
         """Write ``config.json`` + ``model.safetensors`` to ``directory`` atomically."""

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from polytok.sid import RQKMeans
+from polytok.sid import NotFittedError, RQKMeans, ShapeMismatchError
 from polytok.sid.inputs import gaussian_mixture
 
 
@@ -148,8 +148,15 @@ def test_nan_and_inf_rows_are_named() -> None:
 def test_too_many_clusters_and_bad_inputs() -> None:
     with pytest.raises(ValueError, match="larger than the number of samples"):
         RQKMeans(2, [4, 50]).fit(blobs(20))
-    with pytest.raises(TypeError, match="float16/32/64"):
-        RQKMeans(2, 4).fit(np.ones((10, 3), dtype=np.int64))
+    ints = np.random.default_rng(0).integers(0, 50, size=(40, 3))  # cast to float32 (W3.8)
+    fitted = RQKMeans(2, 4).fit(ints)
+    assert np.array_equal(fitted.encode(ints), fitted.encode(ints.astype(np.float32)))
+    with pytest.raises(TypeError, match="numeric"):
+        RQKMeans(2, 4).fit(np.ones((10, 3), dtype=np.complex64))
+    with pytest.raises(TypeError, match="numeric"):
+        RQKMeans(2, 4).fit(np.array([["a", "b"]] * 10))
+    with pytest.raises(ShapeMismatchError, match="no dimensions"):  # W3.9
+        RQKMeans(2, 4).fit(np.zeros((10, 0), dtype=np.float32))
     with pytest.raises(TypeError, match="numpy array or torch tensor"):
         RQKMeans(2, 4).fit([[1.0, 2.0]])
     with pytest.raises(ValueError, match="2-D"):
@@ -159,13 +166,13 @@ def test_too_many_clusters_and_bad_inputs() -> None:
 def test_unfitted_and_dimension_mismatch(tmp_path) -> None:
     model = RQKMeans(2, 4)
     for call in (lambda: model.encode(blobs(10)), lambda: model.decode([[0, 0]])):
-        with pytest.raises(ValueError, match="not fitted"):
+        with pytest.raises(NotFittedError, match="not fitted"):
             call()
-    with pytest.raises(ValueError, match="not fitted"):
+    with pytest.raises(ValueError, match="not fitted"):  # NotFittedError is a ValueError
         model.save(tmp_path / "never")
     assert not (tmp_path / "never").exists()
     model.fit(blobs(100))
-    with pytest.raises(ValueError, match="has 5 dimensions but the model was fitted on 8"):
+    with pytest.raises(ShapeMismatchError, match="has 5 dimensions but the model was fitted on 8"):
         model.encode(np.ones((3, 5), dtype=np.float32))
     with pytest.raises(ValueError, match="out-of-range"):
         model.decode([[0, 9]])

@@ -133,3 +133,72 @@ def test_real_processes_never_hand_out_a_duplicate(tmp_path) -> None:
         expected = {code} | {f"{code}-{n}" for n in range(1, count)}
         assert {u for k, u in key_to_id.items() if hash_code(k) == code} == expected
     store.close()
+
+
+def test_repeated_and_integer_keys_in_one_batch_match_memory(tmp_path) -> None:
+    codes, keys = ["3-9-1", "5-0-2", "3-9-1", "5-0-2"], ["SKU1", "SKU1", 7, "7"]
+    memory = UniqueIdResolver(InMemoryCollisionStore()).resolve(codes, keys)
+    sqlite_store = SQLiteCollisionStore(tmp_path / "ids.db")
+    on_disk = UniqueIdResolver(sqlite_store).resolve(codes, keys)
+    assert on_disk == memory == ["3-9-1", "3-9-1", "3-9-1-1", "3-9-1-1"]
+    # the unused code 5-0-2 got no counter: the next item on it is its first
+    assert UniqueIdResolver(sqlite_store).resolve(["5-0-2"], ["new"]) == ["5-0-2"]
+    sqlite_store.close()
+
+
+def test_store_serves_one_layout_and_model(store) -> None:  # reliability B4
+    resolver = UniqueIdResolver(store)
+    assert resolver.resolve(["1-2-3", "1-2-3"], ["a", "b"], model="m1") == ["1-2-3", "1-2-3-1"]
+    with pytest.raises(ValueError, match="layout='plain:3'.*'plain:4'"):
+        resolver.resolve(["1-2-3-1"], ["c"], model="m1")  # would duplicate b's ID
+    with pytest.raises(ValueError, match="model='m1'.*'m2'"):
+        resolver.resolve(["1-2-3"], ["c"], model="m2")
+    with pytest.raises(ValueError, match="style"):
+        UniqueIdResolver(store, style="fixed").resolve(["1-2-3"], ["c"])
+    with pytest.raises(ValueError, match="mixes"):
+        UniqueIdResolver(InMemoryCollisionStore()).resolve(["1-2", "1-2-3"], ["x", "y"])
+
+
+def test_empty_or_digit_separator_is_refused() -> None:
+    for sep in ("", "1", "<"):
+        with pytest.raises(ValueError, match="sep must be a non-empty string"):
+            UniqueIdResolver(sep=sep)
+
+
+def test_token_format_suffix_is_one_more_level(store) -> None:
+    resolver = UniqueIdResolver(store)
+    ids = resolver.resolve(["<a_3><b_9>", "<a_3><b_9>", "<a_1><b_0>"], ["p", "q", "r"])
+    assert ids == ["<a_3><b_9>", "<a_3><b_9><c_1>", "<a_1><b_0>"]
+
+
+def test_assign_without_keys_counts_every_item_as_new() -> None:
+    resolver = UniqueIdResolver()
+    assert resolver.assign(["4-4", "4-4"]) == ["4-4", "4-4-1"]
+    assert resolver.assign(["4-4"]) == ["4-4-2"]  # semantic-id: every call adds items
+
+
+def test_unusable_sqlite_paths_raise_clear_errors(tmp_path) -> None:  # W3.11, W3.12
+    with pytest.raises(ValueError, match="is a directory"):
+        SQLiteCollisionStore(tmp_path)
+    with pytest.raises(ValueError, match="does not exist; create it first"):
+        SQLiteCollisionStore(tmp_path / "missing" / "ids.db")
+    path = tmp_path / "ro" / "ids.db"
+    path.parent.mkdir()
+    UniqueIdResolver(SQLiteCollisionStore(path)).resolve(["1-1"], ["old"])
+    import os
+    import stat
+
+    for p in (path, path.parent):
+        os.chmod(p, stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        if not os.access(path, os.W_OK):  # root ignores the mode bits; see below
+            with pytest.raises(ValueError, match="cannot be written"):
+                UniqueIdResolver(SQLiteCollisionStore(path)).resolve(["1-1"], ["new"])
+    finally:
+        os.chmod(path.parent, stat.S_IRWXU)
+        os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+    blocked = tmp_path / "blocked.db"  # a write that fails for every user: -wal is a directory
+    SQLiteCollisionStore(blocked).close()
+    (tmp_path / "blocked.db-wal").mkdir()
+    with pytest.raises(ValueError, match="cannot be written"):
+        UniqueIdResolver(SQLiteCollisionStore(blocked)).resolve(["1-1"], ["new"])
