@@ -54,8 +54,12 @@ def test_model_and_engine_formats():
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_engine_save_load_round_trip_gives_identical_ids(tmp_path, kind):
     x = blobs()
-    store = InMemoryCollisionStore() if kind == "memory" else SQLiteCollisionStore(tmp_path / "i.db")
-    engine = SemanticIdEngine(RQKMeans(2, 3, random_state=1), UniqueIdResolver(store, style="fixed"))
+    store = (
+        InMemoryCollisionStore() if kind == "memory" else SQLiteCollisionStore(tmp_path / "i.db")
+    )
+    engine = SemanticIdEngine(
+        RQKMeans(2, 3, random_state=1), UniqueIdResolver(store, style="fixed")
+    )
     engine.fit(x)
     ids = engine.unique_ids(x)
     engine.save(tmp_path / "engine")
