@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -16,6 +17,33 @@ def _load_npy(path: str) -> np.ndarray:
         return np.load(path, allow_pickle=False)
     except (ValueError, OSError) as err:
         raise ValueError(f"{path!r} is not a readable .npy array: {err}") from err
+
+
+def check_device(device: str) -> str:
+    """``device`` if it names a usable device; ValueError saying what to use instead."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, ValueError) as err:
+        raise ValueError(f"--device {device!r} is not a device name; use cpu, cuda or mps") from err
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: no CUDA GPU is available here; use --device cpu")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"--device {device}: MPS is not available here; use --device cpu")
+    return device
+
+
+def check_output(path: str) -> Path:
+    """A file path that can be written, checked before any ID is assigned (W3.13)."""
+    out = Path(path)
+    if out.is_dir():
+        raise ValueError(f"--output {path!r} is a directory; name a file, e.g. {path}/ids.txt")
+    if not out.parent.is_dir():
+        raise ValueError(f"--output {path!r}: the directory {str(out.parent)!r} does not exist")
+    if not os.access(out.parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise ValueError(f"--output {path!r} is not writable; choose another path")
+    return out
 
 
 def _clusters(text: str) -> int | list[int]:
@@ -32,6 +60,7 @@ def _clusters(text: str) -> int | list[int]:
 def _fit(args: argparse.Namespace) -> int:
     from polytok.sid import RQKMeans
 
+    device = check_device(args.device)
     x = _load_npy(args.input)
     model = RQKMeans(
         n_levels=args.levels,
@@ -41,7 +70,7 @@ def _fit(args: argparse.Namespace) -> int:
         balanced=args.balanced,
         backend=args.backend,
     )
-    model.fit(x, device=args.device)
+    model.fit(x, device=device)
     model.save(args.out)
     m = model.metrics_
     print(
@@ -52,24 +81,27 @@ def _fit(args: argparse.Namespace) -> int:
 
 
 def _encode(args: argparse.Namespace) -> int:
+    from polytok.atomic import write_text_atomic
     from polytok.sid import SQLiteCollisionStore, UniqueIdResolver, item_keys
-    from polytok.sid.engine import load_encoder
+    from polytok.sid.engine import load_encoder, model_fingerprint
 
-    model = load_encoder(args.model, device=args.device)
+    output = check_output(args.output) if args.output else None  # before any ID is assigned
+    model = load_encoder(args.model, device=check_device(args.device))
     x = _load_npy(args.input)
-    ids = model.semantic_id(model.encode(x))  # validates x before anything is written
+    ids = model.semantic_id(model.encode(x), fmt=args.format)  # validates x before any write
     if args.unique:
         keys = Path(args.keys).read_text().splitlines() if args.keys else item_keys(x)
         if len(keys) != len(ids):
             raise ValueError(f"--keys has {len(keys)} lines for {len(ids)} rows; one per row")
         store = SQLiteCollisionStore(args.unique)
         try:
-            ids = UniqueIdResolver(store, style=args.style).resolve(ids, keys)
+            resolver = UniqueIdResolver(store, style=args.style)
+            ids = resolver.resolve(ids, keys, model=model_fingerprint(model))
         finally:
             store.close()
     text = "\n".join(ids) + "\n"
-    if args.output:
-        Path(args.output).write_text(text)
+    if output is not None:
+        write_text_atomic(output, text)
     else:
         sys.stdout.write(text)
     return 0
@@ -101,6 +133,9 @@ def register(subparsers) -> None:
     enc.add_argument("--input", required=True, help="(N, D) float .npy file")
     enc.add_argument("--unique", help="SQLite ID store: print collision-free unique IDs")
     enc.add_argument("--style", default="suffix", choices=["suffix", "fixed"])
+    enc.add_argument(
+        "--format", default="plain", choices=["plain", "token"], help="3-9-1 or <a_3><b_9><c_1>"
+    )
     enc.add_argument("--keys", help="text file with one item key per row (default: content hash)")
     enc.add_argument("--output", help="write IDs here instead of stdout")
     enc.add_argument("--device", default="cpu")

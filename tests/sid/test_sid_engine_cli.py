@@ -207,3 +207,45 @@ def test_hydra_task_bad_input_leaves_no_run_dir(tmp_path, override, error, match
     with pytest.raises(error, match=match):
         train(make_cfg(["experiment=rqvae_npy", override], out))
     assert not out.exists() or not [p for p in out.iterdir() if p.name != ".hydra"]
+
+
+def test_cli_reliability_cases(tmp_path, capsys) -> None:  # B4, W3.8-W3.13
+    def run(*argv):
+        code = cli_main([str(a) for a in argv])
+        return code, capsys.readouterr()
+
+    X = blobs(200)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "Xint.npy", (X * 10).astype(np.int64))
+    code, out = run("sid", "fit", "--input", tmp_path / "Xint.npy", "--levels", "2",
+                    "--clusters", "8", "--out", tmp_path / "mint")  # fmt: skip
+    assert code == 0 and "saved" in out.out  # W3.8: int arrays are cast
+    np.save(tmp_path / "e.npy", np.zeros((10, 0), "f4"))
+    code, out = run("sid", "fit", "--input", tmp_path / "e.npy", "--out", tmp_path / "m0")
+    assert code == 2 and "no dimensions" in out.err and not (tmp_path / "m0").exists()  # W3.9
+    if not torch.cuda.is_available():  # W3.10
+        code, out = run("sid", "fit", "--input", tmp_path / "X.npy", "--clusters", "4",
+                        "--device", "cuda", "--out", tmp_path / "mc")  # fmt: skip
+        assert code == 2 and "no CUDA GPU" in out.err
+    run("sid", "fit", "--input", tmp_path / "X.npy", "--levels", "2", "--clusters", "8",
+        "--out", tmp_path / "m1")  # fmt: skip
+    run("sid", "fit", "--input", tmp_path / "X.npy", "--levels", "3", "--clusters", "4",
+        "--out", tmp_path / "m3")  # fmt: skip
+    db = tmp_path / "mixed.db"
+    code, out = run("sid", "encode", "--model", tmp_path / "m1", "--input", tmp_path / "X.npy",
+                    "--unique", db, "--output", tmp_path / "a.txt")  # fmt: skip
+    assert code == 0
+    code, out = run("sid", "encode", "--model", tmp_path / "m3", "--input", tmp_path / "X.npy",
+                    "--unique", db, "--output", tmp_path / "b.txt")  # fmt: skip
+    assert code == 2 and "use a new store" in out.err and not (tmp_path / "b.txt").exists()  # B4
+    for bad, match in [(tmp_path, "is a directory"), (tmp_path / "no" / "x.db", "does not exist")]:
+        code, out = run("sid", "encode", "--model", tmp_path / "m1", "--input",
+                        tmp_path / "X.npy", "--unique", bad)  # fmt: skip
+        assert code == 2 and match in out.err  # W3.12
+    fresh = tmp_path / "fresh.db"
+    code, out = run("sid", "encode", "--model", tmp_path / "m1", "--input", tmp_path / "X.npy",
+                    "--unique", fresh, "--output", tmp_path)  # fmt: skip
+    assert code == 2 and "is a directory" in out.err and not fresh.exists()  # W3.13
+    code, out = run("sid", "encode", "--model", tmp_path / "m1", "--input", tmp_path / "X.npy",
+                    "--format", "token")  # fmt: skip
+    assert code == 0 and out.out.startswith("<a_")
