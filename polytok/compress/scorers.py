@@ -1,0 +1,214 @@
+"""Chunk scorers for ``ContextCompressor(scorer=...)``: the default encoder scorer and baselines.
+
+A scorer maps the chunks of one document (in order) and an optional query to one score per
+chunk, ``score(chunks, query) -> Tensor (n,)``; the compressor keeps chunks in score order while
+they fit the token budget (`polytok.compress.compressor`). Here:
+
+* `EncoderScorer` (the default of ``ContextCompressor()``): cosine of MiniLM sentence embeddings
+  (all-MiniLM-L6-v2, Reimers & Gurevych, 2019) of each chunk and the query, standardised over the
+  document, plus ``position_weight`` times a standardised lead prior ``-log(1 + i)`` (an
+  abstract opens a paper; the weight was chosen on ACLSum val). Without a query the document
+  centroid stands in for it (Gholipour Ghalandari, 2017).
+* Baselines: `LeadScorer` (document order), `RandomScorer`, `BM25Scorer` (Okapi BM25,
+  Robertson & Zaragoza, 2009, through ``bm25s``), `TfidfScorer` (TF-IDF cosine, scikit-learn),
+  `SelfInformationScorer` (Selective Context, Li et al., 2023: mean token self-information
+  ``-log p(x_t | x_<t)`` of each chunk under a local causal LM), `FixedScorer` (given scores,
+  e.g. gold labels).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import torch
+import torch.nn.functional as F
+
+
+@runtime_checkable
+class ChunkScorer(Protocol):
+    """Anything with ``score(chunks, query) -> Tensor (n,)``; higher is kept first."""
+
+    def score(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor: ...
+
+
+def zscore(x: torch.Tensor) -> torch.Tensor:
+    """``(x - mean) / std`` (zeros when all values are equal)."""
+    spread = x.std(unbiased=False) if x.numel() > 1 else x.new_zeros(())
+    return (x - x.mean()) / spread if float(spread) > 1e-12 else torch.zeros_like(x)
+
+
+def lead_prior(n: int) -> torch.Tensor:
+    """(n,) ``-log(1 + i)``: earlier chunks first, with diminishing differences."""
+    return -torch.log1p(torch.arange(n, dtype=torch.float))
+
+
+class LeadScorer:
+    """Document order (the lead baseline)."""
+
+    def score(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor:
+        return -torch.arange(len(chunks), dtype=torch.float)
+
+
+class RandomScorer:
+    """Seeded random order (the random baseline); the same chunks give the same order."""
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+
+    def score(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor:
+        rng = random.Random(f"{self.seed}:{len(chunks)}:{chunks[0] if chunks else ''}")
+        return torch.tensor([rng.random() for _ in chunks], dtype=torch.float)
+
+
+class FixedScorer:
+    """Returns the scores it was given (gold upper bounds, precomputed scores)."""
+
+    def __init__(self, scores: Sequence[float]) -> None:
+        self.scores = torch.tensor(list(scores), dtype=torch.float)
+
+    def score(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor:
+        if len(chunks) != len(self.scores):
+            raise ValueError(f"FixedScorer has {len(self.scores)} scores for {len(chunks)} chunks")
+        return self.scores.clone()
+
+
+class BM25Scorer:
+    """Okapi BM25 of each chunk (as a document of its own) for the query, via ``bm25s``.
+
+    Without a query every chunk scores 0 (ties keep document order).
+    """
+
+    def __init__(self, k1: float = 1.5, b: float = 0.75) -> None:
+        self.k1, self.b = k1, b
+
+    def score(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor:
+        import bm25s
+
+        if not query or not query.strip():
+            return torch.zeros(len(chunks))
+        retriever = bm25s.BM25(k1=self.k1, b=self.b)
+        retriever.index(
+            bm25s.tokenize(list(chunks), stopwords="en", show_progress=False), show_progress=False
+        )
+        tokens = bm25s.tokenize([query], stopwords="en", show_progress=False, return_ids=False)
+        scores = retriever.get_scores(tokens[0])
+        return torch.as_tensor(scores, dtype=torch.float)
+
+
+class TfidfScorer:
+    """Cosine of TF-IDF vectors (fit on the document's chunks) of each chunk and the query."""
+
+    def score(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        if not query or not query.strip():
+            return torch.zeros(len(chunks))
+        vectorizer = TfidfVectorizer(stop_words="english", sublinear_tf=True)
+        try:
+            matrix = vectorizer.fit_transform(list(chunks))
+        except ValueError:  # only stop words
+            return torch.zeros(len(chunks))
+        sims = matrix @ vectorizer.transform([query]).T  # (n, 1); rows are L2-normalised
+        return torch.tensor(sims.toarray()[:, 0], dtype=torch.float)
+
+
+class EncoderScorer:
+    """Query relevance from a sentence encoder (MiniLM by default) plus a lead prior.
+
+    Args:
+        embedder: an object with ``encode(texts) -> (N, D)`` unit vectors (default:
+            ``polytok.embed.SentenceEmbedder()``, loaded on first use).
+        position_weight: weight of the standardised lead prior next to the standardised query
+            similarity.
+    """
+
+    def __init__(self, embedder: Any = None, position_weight: float = 0.5) -> None:
+        if not isinstance(position_weight, (int, float)) or not position_weight >= 0:
+            raise ValueError(f"position_weight must be >= 0, got {position_weight!r}")
+        self._embedder = embedder
+        self.position_weight = float(position_weight)
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from polytok.embed import SentenceEmbedder
+
+            self._embedder = SentenceEmbedder()
+        return self._embedder
+
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        """(N, D) unit vectors; texts are encoded shortest first (little padding)."""
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        encode = getattr(self.embedder, "encode", None) or self.embedder.embed
+        vectors = encode([texts[i] for i in order]).float().cpu()  # (N, D)
+        out = torch.empty_like(vectors)
+        out[torch.tensor(order)] = vectors
+        return F.normalize(out, dim=-1)
+
+    def score(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor:
+        n = len(chunks)
+        if n == 0:
+            return torch.zeros(0)
+        has_query = bool(query and query.strip())
+        vectors = self.embed(list(chunks) + ([query] if has_query else []))  # (n [+1], D)
+        target = vectors[n] if has_query else F.normalize(vectors.sum(0), dim=-1)
+        similarity = vectors[:n] @ target  # (n,)
+        return zscore(similarity) + self.position_weight * zscore(lead_prior(n))
+
+
+class SelfInformationScorer:
+    """Selective Context (Li et al., 2023): mean self-information of each chunk's tokens.
+
+    ``I(x_t) = -log p(x_t | x_<t)`` under a causal LM read from a local transformers directory
+    (``AutoModelForCausalLM``; e.g. the directory ``python train.py experiment=gpt2_base``
+    writes). The document is read left to right in windows of ``window`` tokens, so each chunk
+    is conditioned on the text before it; a chunk's score is the mean over its tokens (the
+    chunk's first token has no context at the very start and is skipped). Query-independent.
+
+    Raises:
+        FileNotFoundError: ``model_dir`` is not a local model directory.
+    """
+
+    def __init__(self, model_dir: str | os.PathLike, window: int = 512) -> None:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        path = Path(model_dir)
+        if not (path / "config.json").is_file():
+            raise FileNotFoundError(
+                f"{str(path)!r} is not a local causal LM directory (no config.json); pass a "
+                "directory written by save_pretrained, e.g. by python train.py experiment=gpt2_base"
+            )
+        self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
+        self.model = AutoModelForCausalLM.from_pretrained(str(path), local_files_only=True).eval()
+        limit = getattr(self.model.config, "n_positions", None) or getattr(
+            self.model.config, "max_position_embeddings", window
+        )
+        self.window = max(2, min(window, int(limit)))
+
+    @torch.no_grad()
+    def score(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor:
+        ids: list[int] = []
+        owner: list[int] = []
+        for i, chunk in enumerate(chunks):
+            piece = self.tokenizer.encode((" " if i else "") + chunk, add_special_tokens=False)
+            ids += piece
+            owner += [i] * len(piece)
+        surprisal = torch.zeros(len(ids))  # (T,) -log p(token | previous tokens in the window)
+        step = self.window // 2
+        for start in range(0, max(len(ids) - 1, 1), step):
+            span = ids[start : start + self.window]
+            if len(span) < 2:
+                break
+            logits = self.model(torch.tensor([span])).logits[0, :-1].float()  # (L-1, V)
+            nll = F.cross_entropy(logits, torch.tensor(span[1:]), reduction="none")  # (L-1,)
+            first = 0 if start == 0 else self.window - step - 1  # positions with full context
+            surprisal[start + 1 + first : start + len(span)] = nll[first:]
+        totals = torch.zeros(len(chunks)).index_add(0, torch.tensor(owner), surprisal)
+        counts = torch.zeros(len(chunks)).index_add(0, torch.tensor(owner), torch.ones(len(ids)))
+        if ids:
+            counts[owner[0]] -= 1  # the very first token has no prediction
+        return totals / counts.clamp_min(1)
