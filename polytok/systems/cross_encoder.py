@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from polytok.compress.cross_encoder import CrossEncoderConfig, CrossEncoderScorer
-from polytok.systems.optim import SCHEDULES, ScheduledAdamW
+from polytok.systems.optim import SCHEDULES, ScheduledAdamW, lr_factor
 
 _INPUTS = ("input_ids", "attention_mask", "token_type_ids", "absolute", "relative")
 
@@ -61,6 +61,8 @@ class CrossEncoderSystem(ScheduledAdamW, L.LightningModule):
         scorer: `CrossEncoderConfig` fields.
         freeze_layers: the embeddings and this many lowest encoder layers stay frozen.
         bce_weight: weight of the pointwise BCE next to the listwise loss.
+        head_lr: learning rate of the new parts (scoring head, position biases); the encoder
+            fine-tunes at ``lr``.
         val_ratio: word budget of ``val/recall``.
         lr, betas, weight_decay, warmup_steps, max_steps, min_lr_ratio, lr_schedule, grad_clip:
             the `ScheduledAdamW` recipe.
@@ -72,6 +74,7 @@ class CrossEncoderSystem(ScheduledAdamW, L.LightningModule):
         scorer: dict[str, Any] | None = None,
         freeze_layers: int = 0,
         bce_weight: float = 0.5,
+        head_lr: float = 3e-3,
         val_ratio: float = 0.2,
         lr: float = 3e-5,
         betas: tuple[float, float] | list[float] = (0.9, 0.999),
@@ -106,6 +109,33 @@ class CrossEncoderSystem(ScheduledAdamW, L.LightningModule):
             raise ValueError(f"freeze_layers={num_layers} exceeds the {len(layers)} layers")
         for module in [encoder.embeddings, *layers[:num_layers]]:
             module.requires_grad_(False)
+
+    def configure_optimizers(self):
+        """AdamW: the encoder at ``lr`` (decay on matrices), the new head at ``head_lr``."""
+        hp = self.hparams
+        new = [p for n, p in self.model.named_parameters() if not n.startswith("encoder.")]
+        decay, no_decay = [], []
+        for param in self.model.encoder.parameters():
+            if param.requires_grad:
+                (decay if param.ndim >= 2 else no_decay).append(param)
+        optimizer = torch.optim.AdamW(
+            [
+                {"params": decay, "weight_decay": hp.weight_decay},
+                {"params": no_decay, "weight_decay": 0.0},
+                {"params": new, "weight_decay": 0.0, "lr": hp.head_lr},
+            ],
+            lr=hp.lr,
+            betas=tuple(hp.betas),
+        )
+
+        def factor(step: int) -> float:
+            return lr_factor(step, hp.lr_schedule, hp.warmup_steps, hp.max_steps, hp.min_lr_ratio)
+
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     def _logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self.model(**{k: batch[k] for k in _INPUTS if k in batch})
