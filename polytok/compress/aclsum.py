@@ -15,7 +15,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,12 +76,9 @@ def aclsum_dir() -> Path:
     Raises:
         FileNotFoundError: the package is not installed (``pip install aclsum``) or lacks its data.
     """
-    spec = importlib.util.find_spec("aclsum")
-    if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(
-            "the ACLSum benchmark needs the 'aclsum' package: pip install aclsum"
-        )
-    path = Path(next(iter(spec.submodule_search_locations))) / "dataset"
+    from polytok.assets import package_dir
+
+    path = package_dir("aclsum") / "dataset"
     if not all((path / f"{split}.jsonl").is_file() for split in SPLITS):
         raise FileNotFoundError(
             f"{path} lacks {SPLITS} .jsonl files; reinstall: pip install aclsum"

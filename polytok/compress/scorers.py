@@ -141,13 +141,9 @@ class EncoderScorer:
         return self._embedder
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
-        """(N, D) unit vectors; texts are encoded shortest first (little padding)."""
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        """(N, D) unit vectors of ``texts``."""
         encode = getattr(self.embedder, "encode", None) or self.embedder.embed
-        vectors = encode([texts[i] for i in order]).float().cpu()  # (N, D)
-        out = torch.empty_like(vectors)
-        out[torch.tensor(order)] = vectors
-        return F.normalize(out, dim=-1)
+        return F.normalize(encode(list(texts)).float().cpu(), dim=-1)
 
     def score(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor:
         n = len(chunks)

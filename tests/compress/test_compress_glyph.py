@@ -26,7 +26,7 @@ def test_glyph_option(tape: str) -> None:
     from polytok.glyph.hybrid import HybridTokenizer
 
     context = "\n\n".join(load_source({"name": "dialog"}).documents("test")[:20])
-    plain = ContextCompressor()
+    plain = ContextCompressor(CompressorConfig())  # static MMR: this test is about glyphs
     glyph = ContextCompressor(CompressorConfig(glyph_tape=tape), embedder=plain.embedder)
     r = glyph.compress(context, query="What is your favorite book?", target_ratio=0.5)
     hybrid = HybridTokenizer(base_tokenizer="o200k_base", tape=tape)
