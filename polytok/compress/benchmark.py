@@ -11,7 +11,8 @@ experiment=compress_aclsum`` runs it (`polytok.tasks.compress`).
 Methods: ``gold`` (highlighted sentences, shortest first: the upper bound), ``lead``, ``random``,
 ``bm25``, ``tfidf``, ``static-mmr`` (the static-embedding MMR compressor, before this benchmark
 the default), ``self-info`` (Selective Context under a local causal LM, ``lm_dir``), ``minilm``
-(the default ``ContextCompressor()`` scorer; ``minilm:W`` sets its position weight W) and
+(the default ``ContextCompressor()`` scorer; ``minilm:P:B`` sets its position and BM25
+weights, e.g. ``minilm:0:0`` is the dense MiniLM similarity alone) and
 ``learned`` (the cross-encoder of ``learned_dir``).
 """
 
@@ -50,10 +51,11 @@ class ACLSumBenchmarkConfig:
         split: "train", "val" or "test" (tune on val, report test once).
         ratios: target ratios, each in (0, 1].
         model_id: the model whose tokenizer counts budgets (exact counts).
-        methods: names from `METHODS` (``minilm:W`` for a position weight W).
+        methods: names from `METHODS` (``minilm:P:B`` for position / BM25 weights P, B).
         learned_dir: the ``save_pretrained`` directory of the learned scorer (``learned``).
         lm_dir: a local causal LM directory (``self-info``).
-        position_weight: the default scorer's position weight (``minilm``).
+        position_weight, bm25_weight: the weights of ``minilm`` (default: the
+            `EncoderScorer` defaults).
         limit_docs: only the first N papers (None: all).
         bertscore_ratios: ratios at which BERTScore is computed (it is the slow metric).
         seed: seed of the random baseline.
@@ -66,7 +68,8 @@ class ACLSumBenchmarkConfig:
     methods: tuple[str, ...] = METHODS
     learned_dir: str | None = None
     lm_dir: str | None = None
-    position_weight: float = 0.5
+    position_weight: float = 1.0
+    bm25_weight: float = 2.0
     limit_docs: int | None = None
     bertscore_ratios: tuple[float, ...] = (0.2,)
     seed: int = 0
@@ -113,7 +116,7 @@ def build_scorers(config: ACLSumBenchmarkConfig, embedder: Any = None) -> dict[s
     scorers: dict[str, Any] = {}
     memo = None
     for name in config.methods:
-        base, _, arg = name.partition(":")
+        base, *args = name.split(":")
         if base in ("gold", "static-mmr"):
             scorers[name] = None
         elif base == "lead":
@@ -133,8 +136,8 @@ def build_scorers(config: ACLSumBenchmarkConfig, embedder: Any = None) -> dict[s
 
                     embedder = SentenceEmbedder()
                 memo = _MemoEmbedder(embedder)
-            weight = float(arg) if arg else config.position_weight
-            scorers[name] = EncoderScorer(memo, position_weight=weight)
+            weights = [float(a) for a in args] or [config.position_weight, config.bm25_weight]
+            scorers[name] = EncoderScorer(memo, *weights)
         else:  # learned
             from polytok.compress.cross_encoder import CrossEncoderScorer
 

@@ -4,11 +4,14 @@ A scorer maps the chunks of one document (in order) and an optional query to one
 chunk, ``score(chunks, query) -> Tensor (n,)``; the compressor keeps chunks in score order while
 they fit the token budget (`polytok.compress.compressor`). Here:
 
-* `EncoderScorer` (the default of ``ContextCompressor()``): cosine of MiniLM sentence embeddings
-  (all-MiniLM-L6-v2, Reimers & Gurevych, 2019) of each chunk and the query, standardised over the
-  document, plus ``position_weight`` times a standardised lead prior ``-log(1 + i)`` (an
-  abstract opens a paper; the weight was chosen on ACLSum val). Without a query the document
-  centroid stands in for it (Gholipour Ghalandari, 2017).
+* `EncoderScorer` (the default of ``ContextCompressor()``): a hybrid of dense and sparse
+  relevance with a position prior, each term standardised over the document's chunks:
+  ``z(cos(e_chunk, e_query)) + bm25_weight * z(BM25(chunk, query)) + position_weight *
+  z(-log(1 + i))`` with MiniLM sentence embeddings (all-MiniLM-L6-v2, Reimers & Gurevych, 2019),
+  Okapi BM25 (dense + sparse hybrids as in Karpukhin et al., 2020, sec. 5.1) and a lead prior
+  (an abstract opens a paper). The weights (2 and 1) were chosen on ACLSum val; the dense term
+  alone, or without the prior, scored lower there (docs/compress.md). Without a query the
+  document centroid stands in for it (Gholipour Ghalandari, 2017) and BM25 drops out.
 * Baselines: `LeadScorer` (document order), `RandomScorer`, `BM25Scorer` (Okapi BM25,
   Robertson & Zaragoza, 2009, through ``bm25s``), `TfidfScorer` (TF-IDF cosine, scikit-learn),
   `SelfInformationScorer` (Selective Context, Li et al., 2023: mean token self-information
@@ -117,20 +120,24 @@ class TfidfScorer:
 
 
 class EncoderScorer:
-    """Query relevance from a sentence encoder (MiniLM by default) plus a lead prior.
+    """Query relevance from a sentence encoder (MiniLM by default), BM25 and a lead prior.
 
     Args:
-        embedder: an object with ``encode(texts) -> (N, D)`` unit vectors (default:
+        embedder: an object with ``encode(texts) -> (N, D)`` vectors (default:
             ``polytok.embed.SentenceEmbedder()``, loaded on first use).
-        position_weight: weight of the standardised lead prior next to the standardised query
-            similarity.
+        position_weight: weight of the standardised lead prior.
+        bm25_weight: weight of the standardised BM25 score of the chunk for the query.
     """
 
-    def __init__(self, embedder: Any = None, position_weight: float = 0.5) -> None:
-        if not isinstance(position_weight, (int, float)) or not position_weight >= 0:
-            raise ValueError(f"position_weight must be >= 0, got {position_weight!r}")
+    def __init__(
+        self, embedder: Any = None, position_weight: float = 1.0, bm25_weight: float = 2.0
+    ) -> None:
+        for name, value in (("position_weight", position_weight), ("bm25_weight", bm25_weight)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
+                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
         self._embedder = embedder
         self.position_weight = float(position_weight)
+        self.bm25_weight = float(bm25_weight)
 
     @property
     def embedder(self) -> Any:
@@ -152,8 +159,10 @@ class EncoderScorer:
         has_query = bool(query and query.strip())
         vectors = self.embed(list(chunks) + ([query] if has_query else []))  # (n [+1], D)
         target = vectors[n] if has_query else F.normalize(vectors.sum(0), dim=-1)
-        similarity = vectors[:n] @ target  # (n,)
-        return zscore(similarity) + self.position_weight * zscore(lead_prior(n))
+        score = zscore(vectors[:n] @ target) + self.position_weight * zscore(lead_prior(n))
+        if has_query and self.bm25_weight:
+            score = score + self.bm25_weight * zscore(BM25Scorer().score(chunks, query))
+        return score
 
 
 class SelfInformationScorer:

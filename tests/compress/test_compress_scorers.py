@@ -55,13 +55,18 @@ class _Vectors:
 def test_encoder_scorer_combines_similarity_and_position() -> None:
     similarity = torch.tensor([0.0, 1.0, 0.0, 0.8])
     lead = -torch.log1p(torch.arange(4.0))
-    got = EncoderScorer(_Vectors(), position_weight=0.5).score(CHUNKS, QUERY)
+    got = EncoderScorer(_Vectors(), position_weight=0.5, bm25_weight=0).score(CHUNKS, QUERY)
     assert torch.allclose(got, zscore(similarity) + 0.5 * zscore(lead), atol=1e-6)
-    assert torch.allclose(
-        EncoderScorer(_Vectors(), position_weight=0.0).score(CHUNKS, QUERY), zscore(similarity)
-    )
+    alone = EncoderScorer(_Vectors(), position_weight=0.0, bm25_weight=0).score(CHUNKS, QUERY)
+    assert torch.allclose(alone, zscore(similarity))
+    hybrid = EncoderScorer(_Vectors()).score(CHUNKS, QUERY)  # the defaults: 1 and 2
+    bm25 = BM25Scorer().score(CHUNKS, QUERY)
+    expected = zscore(similarity) + zscore(lead) + 2 * zscore(bm25)
+    assert torch.allclose(hybrid, expected, atol=1e-6)
     with pytest.raises(ValueError, match="position_weight"):
         EncoderScorer(_Vectors(), position_weight=-1)
+    with pytest.raises(ValueError, match="bm25_weight"):
+        EncoderScorer(_Vectors(), bm25_weight="2")
 
 
 def test_scored_strategy_keeps_best_that_fit() -> None:
