@@ -157,6 +157,8 @@ def evaluate(cfg: DictConfig) -> dict[str, Any]:
     from polytok.compress.benchmark import ACLSumBenchmarkConfig, run_benchmark
 
     config = ACLSumBenchmarkConfig(**to_dict(cfg.benchmark))
+    if (cfg.get("trainer") or {}).get("fast_dev_run"):  # smoke run: one paper, no BERTScore
+        config.limit_docs, config.bertscore_ratios = 1, ()
     out = output_dir(cfg)
     load = [round(x, 2) for x in os.getloadavg()]
     result = run_benchmark(config, progress=bool(cfg.get("progress", True)))
