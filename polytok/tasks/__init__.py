@@ -19,6 +19,7 @@ EVAL_TASKS: dict[str, str] = {
     "lm": "polytok.tasks.lm:evaluate",
     "context_efficiency": "polytok.glyph.experiment:evaluate",
     "compress_aclsum": "polytok.tasks.compress:evaluate",
+    "glyph_adaptation": "polytok.tasks.glyph_adaptation:evaluate",
 }
 
 
