@@ -55,7 +55,14 @@ def _train(system, tok, steps=3):
     return ids
 
 
-@pytest.mark.parametrize("adapter", ["new_rows", "lora", "full"])
+@pytest.mark.parametrize(
+    "adapter",
+    [
+        "new_rows",
+        pytest.param("lora", marks=pytest.mark.slow),
+        pytest.param("full", marks=pytest.mark.slow),
+    ],
+)
 def test_each_adapter_trains(base, tok, adapter):
     system = _system(base, tok, adapter)
     model = system.model
@@ -73,6 +80,7 @@ def test_each_adapter_trains(base, tok, adapter):
         assert any("wte" in k for k in changed) and any("h.0.attn" in k for k in changed)
 
 
+@pytest.mark.slow
 def test_peft_adapter_reload_and_merged_dir(base, tok, tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
