@@ -1,6 +1,8 @@
 """Evaluate a checkpoint or run an evaluation experiment: ``python eval.py ckpt_path=...`` (Hydra)."""
 
 import json
+import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -20,4 +22,7 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from polytok.sweep import check_plugins
+
+    check_plugins(sys.argv[1:], Path(__file__).parent / "configs")
     main()

@@ -1,6 +1,8 @@
 """Train a polytok model: ``python train.py [experiment=NAME] [key=value ...]`` (Hydra)."""
 
 import json
+import sys
+from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
@@ -27,4 +29,7 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    from polytok.sweep import check_plugins
+
+    check_plugins(sys.argv[1:], Path(__file__).parent / "configs")
     main()
