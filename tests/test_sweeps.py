@@ -127,3 +127,40 @@ def test_parallel_launchers_complete_every_job(tmp_path: Path, launcher: str) ->
     assert all(j["status"] == "COMPLETED" and j["value"] > 0 for j in jobs.values())
     for job in ("0", "1"):  # every run directory complete
         assert (sweep / job / ".hydra" / "config.yaml").is_file()
+
+
+SEARCHES = {  # every hparams_search config and the experiment it is documented with
+    "lm_lr": None,
+    "lm_optuna": None,
+    "reso_optuna": "reso_shakespeare",
+    "rqvae_optuna": "rqvae_digits",
+    "glyph_adapt_optuna": "glyph_adapt",
+    "glyph_adapt_grid": "glyph_adapt",
+}
+
+
+def test_every_search_config_is_listed() -> None:
+    found = {p.stem for p in (ROOT / "configs" / "hparams_search").glob("*.yaml")}
+    assert found == set(SEARCHES)
+
+
+@pytest.mark.parametrize("search", sorted(SEARCHES))
+def test_search_params_exist_and_direction_resolves(search: str) -> None:
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    if (
+        "optuna" in search
+        and importlib.util.find_spec("hydra_plugins.hydra_optuna_sweeper") is None
+    ):
+        pytest.skip("the sweeps extra is not installed")
+    overrides = [f"hparams_search={search}"]
+    if SEARCHES[search]:
+        overrides.append(f"experiment={SEARCHES[search]}")
+    with initialize_config_dir(str(ROOT / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+    for key in cfg.hydra.sweeper.params:
+        assert OmegaConf.select(cfg, key, throw_on_missing=False) is not None or key in cfg, key
+    if "optuna" in search:
+        assert cfg.hydra.sweeper.direction in ("minimize", "maximize")
+        assert cfg.hydra.sweeper.sampler.seed == cfg.seed
