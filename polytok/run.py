@@ -22,6 +22,7 @@ from lightning.pytorch.callbacks import (
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
 
+from polytok.sweep import completed_record, configure_threads, threads_per_job, write_job_record
 from polytok.tasks import EVAL_TASKS, TRAIN_TASKS, resolve_task
 
 log = logging.getLogger(__name__)
@@ -102,9 +103,22 @@ def discard_incomplete(path: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
+def _hydra_config() -> DictConfig | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    return HydraConfig.get() if HydraConfig.initialized() else None
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
-    """Run the training task named by ``cfg.task`` (default ``lm``); returns its metrics."""
-    return resolve_task(cfg.get("task", "lm"), TRAIN_TASKS)(cfg)
+    """Run the training task named by ``cfg.task`` (default ``lm``); returns its metrics.
+
+    Under a parallel launcher the job first takes its share of the cores; the result is recorded
+    in ``job.json`` for sweep reports (`polytok.sweep`).
+    """
+    configure_threads(threads_per_job(_hydra_config()))
+    result = resolve_task(cfg.get("task", "lm"), TRAIN_TASKS)(cfg)
+    write_job_record(output_dir(cfg), completed_record(cfg, result))
+    return result
 
 
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
