@@ -128,6 +128,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         raise
     trainer = make_trainer(cfg)
     trainer.fit(system, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    if not trainer.is_global_zero:  # DDP: rank 0 evaluates and writes the files
+        return {"metrics": {}, "output_dir": str(out_dir)}
     vae = system.model.cpu()
     vae.metrics_ = vae.evaluate(x)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}

@@ -138,13 +138,13 @@ class LanguageModelSystem(ScheduledAdamW, L.LightningModule):
             stats = self.all_gather(stats).reshape(-1, 2).sum(0)  # (world, 2) -> (2,)
         if float(stats[1]) == 0:  # once per epoch: nothing was evaluated
             return
-        loss = stats[0] / stats[1]
-        self.log(f"{split}/loss", loss, prog_bar=True, sync_dist=False)
-        self.log(f"{split}/ppl", loss.clamp(max=50.0).exp())
+        loss = stats[0] / stats[1]  # the same on every rank: sync_dist averages equal values
+        self.log(f"{split}/loss", loss, prog_bar=True, sync_dist=True)
+        self.log(f"{split}/ppl", loss.clamp(max=50.0).exp(), sync_dist=True)
         datamodule = getattr(self.trainer, "datamodule", None)
         if datamodule is not None and hasattr(datamodule, "bytes_per_token"):
             bpb = loss / math.log(2) / datamodule.bytes_per_token(split)
-            self.log(f"{split}/bpb", bpb, prog_bar=True)
+            self.log(f"{split}/bpb", bpb, prog_bar=True, sync_dist=True)
 
     def on_validation_epoch_end(self) -> None:
         self._eval_epoch_end("val")

@@ -93,7 +93,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     trainer.fit(system, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if v.numel() == 1}
     result: dict[str, Any] = {"metrics": metrics, "output_dir": str(out)}
-    if trainer.fast_dev_run:
+    if trainer.fast_dev_run or not trainer.is_global_zero:  # DDP: rank 0 writes the files
         return result
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if best:
@@ -101,7 +101,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             best, map_location="cpu", weights_only=True
         )
         result["best_ckpt"] = best
-        result["best_val_loss"] = float(trainer.checkpoint_callback.best_model_score)
+        score = trainer.checkpoint_callback.best_model_score  # None: a resumed run that
+        if score is not None:  # stopped before its first validation (best is the old run's)
+            result["best_val_loss"] = float(score)
         model = best_system.model
     else:
         model = system.model
