@@ -216,3 +216,29 @@ def test_forward_follows_the_input_device(name):
         out = module(torch.zeros(2, 12, dtype=torch.long, device="meta"))
     out = out.logits if hasattr(out, "logits") else out
     assert out.device.type == "meta"
+
+
+@pytest.mark.slow  # builds a tape and exports a Hugging Face model (~25 s each on loaded cores)
+@pytest.mark.parametrize("adapter", ["new_rows", "lora"])
+def test_glyph_adaptation_model_makes_no_float64(tmp_path, adapter):
+    """The glyph adapter over a pretrained (tiny, exported) Hugging Face GPT-2."""
+    from polytok.embed import StaticEmbedder
+    from polytok.glyph.build import TapeBuildConfig, build_tape
+    from polytok.glyph.hybrid import HybridTokenizer
+    from polytok.models import build_model
+    from polytok.models.gpt2 import GPT2LM, GPT2LMConfig
+    from polytok.models.hf_export import export_hf
+
+    torch.manual_seed(0)
+    base = export_hf(GPT2LM(GPT2LMConfig(dim=16, num_layers=1, num_heads=2, max_positions=32)),
+                     tmp_path / "hf")  # fmt: skip
+    play = "ROMEO: But soft, what light through yonder window breaks?\n"
+    build_tape([play * 12] * 4, tmp_path / "t.db", "gpt2", TapeBuildConfig(num_glyphs=20),
+               embedder=StaticEmbedder())  # fmt: skip
+    tok = HybridTokenizer("gpt2", tmp_path / "t.db")
+    model = build_model({"name": "glyph_adapt", "path": str(base), "adapter": adapter}, tok)
+    ids = torch.tensor([tok.encode(play)[:32]])  # (1, T)
+    with NoFloat64():
+        loss = _lm_loss(model(ids))
+        loss.backward()
+    assert any(p.grad is not None for p in model.parameters() if p.requires_grad)
