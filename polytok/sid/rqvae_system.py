@@ -16,6 +16,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, TensorDataset
 
 from polytok.sid.rqvae import RQVAE
+from polytok.systems.checkpoint import WeightsOnlyLoad
 from polytok.systems.optim import SCHEDULES, ScheduledAdamW
 
 
@@ -63,7 +64,7 @@ class VectorDataModule(L.LightningDataModule):
         return DataLoader(TensorDataset(self.val), batch_size=self.batch_size)
 
 
-class RQVAESystem(ScheduledAdamW, L.LightningModule):
+class RQVAESystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
     """Trains an `RQVAE` built from the primitive ``model`` dict (`RQVAEConfig` fields).
 
     Args:

@@ -21,6 +21,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from polytok.generation import SamplingConfig, generate
 from polytok.models import build_model
 from polytok.models.base import as_lm_output
+from polytok.systems.checkpoint import WeightsOnlyLoad
 from polytok.systems.optim import SCHEDULES, ScheduledAdamW
 from polytok.tokenizers.base import tokenizer_from_spec
 
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 IGNORE_INDEX = -100  # padded targets (F.cross_entropy's default ignore_index)
 
 
-class LanguageModelSystem(ScheduledAdamW, L.LightningModule):
+class LanguageModelSystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
     """Causal language modelling for any model registered in `polytok.models.MODELS`.
 
     Args:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-import torch
 from omegaconf import DictConfig
 
 from polytok.run import discard_incomplete, make_trainer, output_dir, to_dict
@@ -32,21 +31,27 @@ def _datamodule(data: dict[str, Any], source: Any, tokenizer: Any, max_steps: in
 
 
 def load_checkpoint_hparams(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a Lightning checkpoint safely (``weights_only=True``) and return its hyperparameters."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} does not exist; pass ckpt_path=PATH/last.ckpt")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
+    """Read a language-model checkpoint safely (``weights_only=True``); its hyperparameters.
+
+    Raises:
+        ValueError: the file is not a polytok checkpoint, or one of another task (named).
+    """
+    from polytok.systems.checkpoint import checkpoint_kind, read_checkpoint
+
+    hparams = read_checkpoint(path)["hyper_parameters"]
+    kind = checkpoint_kind(hparams)
+    if kind == "rqvae":
         raise ValueError(
-            f"checkpoint {path} is corrupt or not a Lightning checkpoint: {err}"
-        ) from err
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt or "hyper_parameters" not in ckpt:
-        raise ValueError(
-            f"checkpoint {path} has no state_dict/hyper_parameters; not a polytok .ckpt"
+            f"checkpoint {path} is an RQ-VAE (semantic IDs) checkpoint, not a language model: "
+            "load it with polytok.sid.rqvae_system.RQVAESystem.load_from_checkpoint, or pass the "
+            "checkpoint of a language-model run (python train.py ...)"
         )
-    return ckpt["hyper_parameters"]
+    if kind != "lm":
+        raise ValueError(
+            f"checkpoint {path} records no model + tokenizer hyperparameters; it is not a "
+            "polytok language-model checkpoint"
+        )
+    return hparams
 
 
 def _prepare(cfg: DictConfig):
