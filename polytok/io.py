@@ -53,11 +53,21 @@ def _registered_name(model: nn.Module) -> str:
     )
 
 
-def save_pretrained(model: nn.Module, directory: str | os.PathLike, tokenizer: Any = None) -> Path:
+def save_pretrained(
+    model: nn.Module,
+    directory: str | os.PathLike,
+    tokenizer: Any = None,
+    *,
+    overwrite: bool = False,
+) -> Path:
     """Write ``model`` (and ``tokenizer``) to ``directory`` atomically; returns the path.
 
     The directory is assembled next to its destination and swapped in with a rename, so a crash
-    never leaves a half-written directory under the final name.
+    never leaves a half-written directory under the final name. An existing ``directory`` is
+    replaced only if polytok wrote it (or with ``overwrite``; see `polytok.atomic`).
+
+    Raises:
+        FileExistsError: ``directory`` exists and is not polytok's, and not ``overwrite``.
     """
     from safetensors.torch import save_model
 
@@ -69,7 +79,7 @@ def save_pretrained(model: nn.Module, directory: str | os.PathLike, tokenizer: A
     if "pretrained" in config:
         config["pretrained"] = None  # weights live in model.safetensors, not the source dir
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": name, "config": config}
-    with atomic_directory(directory) as tmp:
+    with atomic_directory(directory, overwrite=overwrite) as tmp:
         (tmp / "config.json").write_text(json.dumps(meta, indent=2))
         save_model(model, str(tmp / "model.safetensors"))
         if tokenizer is not None:

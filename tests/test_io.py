@@ -14,6 +14,7 @@ def test_round_trip_equal_outputs_and_generation(tmp_path, char_tokenizer):
     model = build_model(TINY, char_tokenizer).eval()
     path = save_pretrained(model, tmp_path / "lm", char_tokenizer)
     assert sorted(p.name for p in path.iterdir()) == [
+        ".polytok",
         "config.json",
         "model.safetensors",
         "tokenizer",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 
 def _gold(args: argparse.Namespace) -> int:
@@ -67,7 +68,8 @@ def _add(args: argparse.Namespace) -> int:
     poly = PolyTokenizer.from_pretrained(args.path)
     version = args.version or poly.versions(args.modality)[-1]
     ids = poly.add_tokens(args.tokens, args.modality, version)
-    poly.save_pretrained(args.path)
+    # it loaded as a registry, so it is polytok's to replace (the real directory, if a symlink)
+    poly.save_pretrained(Path(args.path).resolve(), overwrite=True)
     print(json.dumps(dict(zip(args.tokens, ids))))
     return 0
 

@@ -346,11 +346,21 @@ class PolyTokenizer(LookupMixin, nn.Module):
     def config_dict(self) -> dict[str, Any]:
         return asdict(self.config)
 
-    def save_pretrained(self, path: str | os.PathLike, save_base: bool = True) -> Path:
-        """Atomically write ``config.json`` + ``vocab.json`` + safetensors tables to ``path``."""
+    def save_pretrained(
+        self, path: str | os.PathLike, save_base: bool = True, *, overwrite: bool = False
+    ) -> Path:
+        """Atomically write ``config.json`` + ``vocab.json`` + safetensors tables to ``path``.
+
+        An existing ``path`` is replaced only if polytok wrote it, or with ``overwrite``; a
+        symlink there is never followed into a deletion (`polytok.atomic.atomic_directory`).
+
+        Raises:
+            FileExistsError: ``path`` exists and is not polytok's, and not ``overwrite``.
+        """
         structure, vocab = self.vocab.to_json()
         return serialization.write_registry(
             path,
+            overwrite=overwrite,
             config=self.config_dict(),
             modalities=list(self.embedding.spreading.modalities),
             structure=structure,

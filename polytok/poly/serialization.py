@@ -57,10 +57,15 @@ def write_registry(
     base_specs: dict[str, dict[str, Any]],
     tables: dict[str, torch.Tensor],
     base_weights: dict[str, torch.Tensor],
+    overwrite: bool = False,
 ) -> Path:
-    """Write a registry directory atomically; returns its resolved path."""
-    target = Path(path).resolve()
-    with atomic_directory(target) as tmp:
+    """Write a registry directory atomically; returns its absolute path.
+
+    Only a directory polytok wrote is replaced, unless ``overwrite``; a symlink at ``path`` is
+    never resolved (saving through it used to wipe the directory it points to).
+    """
+    target = Path(os.path.abspath(path))
+    with atomic_directory(target, overwrite=overwrite) as tmp:
         meta = {
             "class": CLASS_NAME,
             "format_version": FORMAT_VERSION,

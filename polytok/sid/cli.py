@@ -71,7 +71,7 @@ def _fit(args: argparse.Namespace) -> int:
         backend=args.backend,
     )
     model.fit(x, device=device)
-    model.save(args.out)
+    model.save(args.out, overwrite=args.overwrite)
     m = model.metrics_
     print(
         f"saved {args.out}: rel_mse={m['rel_mse']:.4f} usage={[round(u, 3) for u in m['usage']]} "
@@ -119,6 +119,11 @@ def register(subparsers) -> None:
         "--clusters", type=_clusters, default=256, help="codes per level: 256 or 256,256,64"
     )
     fit.add_argument("--out", required=True, help="model directory to write")
+    fit.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace --out even if polytok did not write it (default: refuse)",
+    )
     fit.add_argument("--balanced", action="store_true", help="equal-size clusters")
     fit.add_argument(
         "--backend", default="torch", choices=["torch", "faiss", "k-means-constrained"]

@@ -21,19 +21,28 @@ FORMAT_VERSION = 1
 
 
 def save_model_dir(
-    directory: str | os.PathLike, class_name: str, meta: dict, tensors: dict
+    directory: str | os.PathLike,
+    class_name: str,
+    meta: dict,
+    tensors: dict,
+    *,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``config.json`` (format, version, class, ``meta``) and ``model.safetensors``.
 
     Args:
-        directory: destination; replaced atomically if it exists.
+        directory: destination; replaced atomically if it is a directory polytok wrote.
         class_name: the model class recorded for `load_model_dir`.
         meta: JSON-serialisable configuration and metrics.
         tensors: name -> tensor (moved to CPU, made contiguous).
+        overwrite: replace whatever stands at ``directory`` (see `atomic_directory`).
+
+    Raises:
+        FileExistsError: ``directory`` exists and is not polytok's, and not ``overwrite``.
     """
     directory = Path(directory)
     header = {"format": FORMAT, "format_version": FORMAT_VERSION, "class": class_name, **meta}
-    with atomic_directory(directory) as tmp:
+    with atomic_directory(directory, overwrite=overwrite) as tmp:
         (tmp / "config.json").write_text(json.dumps(header, indent=2))
         save_file(
             {k: v.detach().cpu().contiguous() for k, v in tensors.items()},

@@ -275,13 +275,16 @@ class RQKMeans(nn.Module):
         ``formatter`` (row of ints -> str) any other form."""
         return semantic_ids(as_codes(codes, self.config.n_levels), sep, fmt, formatter)
 
-    def save(self, directory: str | os.PathLike) -> None:
-        """Write ``config.json`` + ``model.safetensors`` to ``directory`` atomically."""
+    def save(self, directory: str | os.PathLike, *, overwrite: bool = False) -> None:
+        """Write ``config.json`` + ``model.safetensors`` to ``directory`` atomically.
+
+        An existing ``directory`` is replaced only if polytok wrote it, or with ``overwrite``.
+        """
         self._check_fitted()
         config = asdict(self.config)
         config.pop("codebook_sizes")
         meta = {"config": config, "dim": self._dim, "metrics": self.metrics_}
-        save_model_dir(directory, "RQKMeans", meta, self.state_dict())
+        save_model_dir(directory, "RQKMeans", meta, self.state_dict(), overwrite=overwrite)
 
     @classmethod
     def load(cls, directory: str | os.PathLike, device: str | torch.device = "cpu") -> RQKMeans:

@@ -282,14 +282,18 @@ class RQVAE(nn.Module):
         ``formatter`` (row of ints -> str) any other form."""
         return semantic_ids(as_codes(codes, self.n_levels), sep, fmt, formatter)
 
-    def save(self, directory: str | os.PathLike) -> None:
-        """Write ``config.json`` + ``model.safetensors`` to ``directory`` atomically."""
+    def save(self, directory: str | os.PathLike, *, overwrite: bool = False) -> None:
+        """Write ``config.json`` + ``model.safetensors`` to ``directory`` atomically.
+
+        An existing ``directory`` is replaced only if polytok wrote it, or with ``overwrite``.
+        """
         self._check_fitted()
         save_model_dir(
             directory,
             "RQVAE",
             {"config": asdict(self.config), "metrics": self.metrics_},
             self.state_dict(),
+            overwrite=overwrite,
         )
 
     @classmethod

@@ -31,7 +31,7 @@ def test_round_trip_equal_outputs(tmp_path):
     p = _registry()
     path = p.save_pretrained(tmp_path / "reg")
     assert {f.name for f in path.iterdir()} == {
-        "config.json", "vocab.json", "tables.safetensors", "base_embeddings.safetensors"
+        "config.json", "vocab.json", "tables.safetensors", "base_embeddings.safetensors", ".polytok"
     }  # fmt: skip
     config = json.loads((path / "config.json").read_text())
     assert config["format_version"] == FORMAT_VERSION and config["class"] == "PolyTokenizer"
