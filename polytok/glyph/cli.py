@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 
@@ -20,12 +19,25 @@ def _corpus_texts(corpus: str, split: str) -> list[str]:
         return list(load_source({"name": "shakespeare"}).documents(split))
     path = Path(corpus)
     if path.is_dir():
-        return [p.read_text(encoding="utf-8") for p in sorted(path.rglob("*.txt"))]
-    if path.is_file():
-        return [path.read_text(encoding="utf-8")]
-    raise FileNotFoundError(
-        f"corpus {corpus!r} is neither 'dialog[:language]', 'shakespeare', a file nor a directory"
-    )
+        texts = [_read_text(p) for p in sorted(path.rglob("*.txt"))]
+    elif path.is_file():
+        texts = [_read_text(path)]
+    else:
+        raise FileNotFoundError(
+            f"corpus {corpus!r} is neither 'dialog[:language]', 'shakespeare', a file nor a "
+            "directory"
+        )
+    if not any(t.strip() for t in texts):
+        what = "has no .txt files" if path.is_dir() and not texts else "holds no text"
+        raise ValueError(f"corpus {corpus!r} {what}; a tape needs a non-empty corpus")
+    return texts
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"corpus file {str(path)!r} is not UTF-8 text ({err})") from err
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -66,7 +78,7 @@ def _show(args: argparse.Namespace) -> int:
     version = tape.chain(args.version)[0]
     glyphs = sorted(tape.glyphs(version), key=lambda g: -g.saved)
     versions = tape.versions()
-    note = json.loads(next(n for v, _, _, n in versions if v == version) or "{}")
+    note = tape.note(version)
     print(
         f"tape {args.tape}: base {tape.base_tokenizer}, versions {[v for v, *_ in versions]}, "
         f"showing v{version} ({len(glyphs)} glyphs, {len(tape.families(version))} families)"
@@ -83,6 +95,17 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive(text: str) -> int:
+    """argparse type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``tape build`` and ``tape show`` to the ``polytok`` command."""
     tape = subparsers.add_parser("tape", help="build or inspect a glyph tape")
@@ -93,7 +116,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     build.add_argument("--split", default="train", help="corpus split (named corpora)")
     build.add_argument("--base", default="cl100k_base", help="base tokenizer")
-    build.add_argument("--glyphs", type=int, default=4096, help="number of glyphs")
+    build.add_argument("--glyphs", type=_positive, default=4096, help="number of glyphs (> 0)")
     build.add_argument("--unit", default="document", choices=["document", "line"])
     build.add_argument("--min-count", type=int, default=2)
     build.add_argument("--families", type=int, default=256, help="lossy sentence families")
@@ -104,5 +127,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="print a tape's top glyphs, addresses and savings")
     show.add_argument("tape")
     show.add_argument("--version", type=int, default=None)
-    show.add_argument("--top", type=int, default=20)
+    show.add_argument("--top", type=_positive, default=20, help="glyphs to print (> 0)")
     show.set_defaults(func=_show)

@@ -81,8 +81,45 @@ def _pack(ids: Sequence[int]) -> bytes:
     return np.asarray(ids, dtype="<u4").tobytes()
 
 
-def _unpack(blob: bytes) -> tuple[int, ...]:
+def _unpack(blob: bytes, where: str = "a glyph") -> tuple[int, ...]:
+    if not isinstance(blob, bytes) or len(blob) % 4:
+        raise TapeError(
+            f"{where} is corrupt: base_ids must be a blob of 4-byte ids, got "
+            f"{len(blob) if isinstance(blob, bytes) else type(blob).__name__} bytes; rebuild the "
+            "tape with `polytok tape build`"
+        )
     return tuple(np.frombuffer(blob, dtype="<u4").tolist())
+
+
+def resolve_chain(parents: dict[int, int | None], version: int, where: str) -> list[int]:
+    """``version`` and its ancestors, newest first, refusing cycles and dangling parents.
+
+    Args:
+        parents: version -> parent (``None`` for a root).
+        version: where to start (must be a key of ``parents``).
+        where: the tape, for messages.
+
+    Raises:
+        TapeError: a parent that does not exist, or parents that form a cycle.
+    """
+    out: list[int] = []
+    seen: set[int] = set()
+    current: int | None = version
+    while current is not None:
+        if current in seen:
+            loop = " -> ".join(str(v) for v in [*out[out.index(current) :], current])
+            raise TapeError(
+                f"{where} is corrupt: version parents form a cycle ({loop}); rebuild the tape"
+            )
+        if current not in parents:
+            raise TapeError(
+                f"{where} is corrupt: version {out[-1]} names parent {current}, which does not "
+                f"exist (versions: {sorted(parents)}); rebuild the tape"
+            )
+        seen.add(current)
+        out.append(current)
+        current = parents[current]
+    return out
 
 
 class GlyphTape:
@@ -117,8 +154,16 @@ class GlyphTape:
                 f"version {SCHEMA_VERSION}; rebuild the tape with this polytok"
             )
         self.meta = rows
-        self.base_tokenizer: str = rows["base_tokenizer"]
-        self.base_vocab_size = int(rows["base_vocab_size"])
+        try:
+            self.base_tokenizer: str = rows["base_tokenizer"]
+            self.base_vocab_size = int(rows["base_vocab_size"])
+        except (KeyError, ValueError) as err:
+            raise TapeError(
+                f"{str(self.path)!r} has corrupt meta rows ({err}); rebuild it"
+            ) from err
+        parents = self._parents()
+        for version in parents:  # refuse a corrupt version graph when the tape is opened
+            resolve_chain(parents, version, f"tape {str(self.path)!r}")
 
     @classmethod
     def create(cls, path: str | Path, base_tokenizer: str, base_vocab_size: int) -> GlyphTape:
@@ -168,6 +213,33 @@ class GlyphTape:
         """``[(version, parent, created, note)]`` oldest first."""
         return self._conn.execute("SELECT * FROM versions ORDER BY version").fetchall()
 
+    def _parents(self) -> dict[int, int | None]:
+        try:
+            return {int(v): (None if p is None else int(p)) for v, p, _, _ in self.versions()}
+        except (sqlite3.DatabaseError, TypeError, ValueError) as err:
+            raise TapeError(
+                f"tape {str(self.path)!r} has a corrupt versions table ({err}); rebuild it"
+            ) from err
+
+    def note(self, version: int) -> dict:
+        """The JSON note recorded with ``version`` (build statistics), ``{}`` when empty.
+
+        Raises:
+            TapeError: the note is not a JSON object.
+        """
+        rows = [n for v, _, _, n in self.versions() if v == version]
+        try:
+            note = json.loads(rows[0] or "{}") if rows else {}
+        except (json.JSONDecodeError, TypeError) as err:
+            raise TapeError(
+                f"tape {str(self.path)!r}: the note of version {version} is not valid JSON ({err})"
+            ) from err
+        if not isinstance(note, dict):
+            raise TapeError(
+                f"tape {str(self.path)!r}: the note of version {version} is not an object"
+            )
+        return note
+
     def latest_version(self) -> int:
         rows = self.versions()
         if not rows:
@@ -177,16 +249,12 @@ class GlyphTape:
     def chain(self, version: int | None = None) -> list[int]:
         """``version`` and its ancestors, newest first (the fallback order)."""
         version = self.latest_version() if version is None else int(version)
-        parents = {v: p for v, p, _, _ in self.versions()}
+        parents = self._parents()
         if version not in parents:
             raise ValueError(
                 f"tape {str(self.path)!r} has no version {version}; versions: {sorted(parents)}"
             )
-        out = []
-        while version is not None:
-            out.append(version)
-            version = parents[version]
-        return out
+        return resolve_chain(parents, version, f"tape {str(self.path)!r}")
 
     def glyphs(self, version: int | None = None) -> list[Glyph]:
         """Glyphs of ``version`` (default latest) with fallback to its ancestors, by rank."""
@@ -201,15 +269,17 @@ class GlyphTape:
             for entry, blob, phrase, address, rank, count, saved in rows:
                 if entry not in seen:
                     rank = rank + depth * 1_000_000  # fallback glyphs rank after own glyphs
+                    ids = _unpack(blob, f"tape {str(self.path)!r}: glyph entry {entry}")
                     seen[entry] = Glyph(
-                        self.token_id(entry), _unpack(blob), phrase, address, rank, count, saved
+                        self.token_id(entry), ids, phrase, address, rank, count, saved
                     )
         return sorted(seen.values(), key=lambda g: g.rank)
 
     def all_expansions(self) -> dict[int, tuple[int, ...]]:
         """Token id -> base ids of every glyph in the tape (decoding accepts all versions)."""
         rows = self._conn.execute("SELECT entry_id, base_ids FROM glyphs").fetchall()
-        return {self.token_id(e): _unpack(b) for e, b in rows}
+        where = f"tape {str(self.path)!r}: glyph entry"
+        return {self.token_id(e): _unpack(b, f"{where} {e}") for e, b in rows}
 
     def families(self, version: int | None = None) -> list[Family]:
         """Families of ``version`` and its ancestors (fallback), newest version first."""
@@ -220,10 +290,13 @@ class GlyphTape:
                 "f JOIN entries e USING(entry_id) WHERE f.version = ? ORDER BY f.entry_id",
                 (v,),
             ).fetchall()
-            out += [
-                Family(self.token_id(e), a, r, np.frombuffer(c, dtype="<f4").copy(), s)
-                for e, a, r, c, s in rows
-            ]
+            for e, a, r, c, s in rows:
+                if not isinstance(c, bytes) or len(c) % 4:
+                    raise TapeError(
+                        f"tape {str(self.path)!r}: the centroid of family entry {e} is corrupt; "
+                        "rebuild the tape"
+                    )
+                out.append(Family(self.token_id(e), a, r, np.frombuffer(c, dtype="<f4").copy(), s))
         return out
 
     def all_families(self) -> dict[int, str]:
