@@ -8,6 +8,12 @@ limit, and exposes ``app.state.counter`` (the `TokenCounter` that also counts bu
 holds ``validations``, ``passed``, ``failed`` and ``mean_quality``. Means are kept exact by
 recording the change of the running mean (the stats store only adds).
 
+Work limits (`ServiceSettings`): a context split into more than ``compress_max_chunks`` chunks
+gets 413 before any selection work; a compression still running after ``compress_deadline_s``
+stops and gets 422; at most ``compress_max_concurrent`` compressions run at once (more get 503
+with ``Retry-After``); when the server shuts down, running compressions stop at once (503), so
+one SIGTERM ends the process. Texts with lone surrogates (invalid Unicode) get 422.
+
 Optional environment: ``POLYTOK_BERTSCORE_MODEL_DIR`` (local model directory enabling the
 ``bertscore`` metric), ``POLYTOK_GLYPH_TAPE`` (glyph tape enabling the lossless glyph option).
 """
@@ -20,14 +26,30 @@ from typing import Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from polytok.compress.chunking import split_chunks
 from polytok.compress.compressor import CompressorConfig, ContextCompressor
+from polytok.compress.limits import WorkLimitExceeded, work_limits
 from polytok.compress.validator import CompressionValidator, ValidatorConfig
 from polytok.count import FAMILIES, UnknownModelError
 
 router = APIRouter(tags=["compress"])
 _lock = threading.Lock()
+
+
+def valid_unicode(value: str | None) -> str | None:
+    """Refuse lone surrogates (``"\\ud800"`` in JSON): they are not text and break tokenizers."""
+    if value is None:
+        return value
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise ValueError(
+            f"contains a lone surrogate (U+{ord(value[err.start]):04X}) at character "
+            f"{err.start}, which is not valid Unicode; send UTF-8 text"
+        ) from None
+    return value
 
 
 class CompressRequest(BaseModel):
@@ -36,8 +58,10 @@ class CompressRequest(BaseModel):
     query: str | None = None
     model_id: str = Field(default="gpt-4o", min_length=1, max_length=256)
     target_tokens: int | None = Field(default=None, ge=1)
-    target_ratio: float | None = Field(default=None, gt=0.0, le=1.0)
+    target_ratio: float | None = Field(default=None, gt=0.0, le=1.0, allow_inf_nan=False)
     strategy: Literal["mmr", "lead", "random"] = "mmr"
+
+    check_unicode = field_validator("context", "query")(valid_unicode)
 
 
 class ValidateRequest(BaseModel):
@@ -47,6 +71,8 @@ class ValidateRequest(BaseModel):
     metrics: list[str] | None = Field(default=None, max_length=8)
     query: str | None = None
     thresholds: dict[str, float] | None = None
+
+    check_unicode = field_validator("original", "compressed", "query")(valid_unicode)
 
 
 class _Engines:
@@ -94,8 +120,26 @@ def _record(
         stats.record(section, **{count_key: 1}, **totals, **deltas)
 
 
+class TooManyChunks(ValueError):
+    """The context splits into more chunks than the service accepts (answered with 413)."""
+
+
 def _compress(request: Request, body: CompressRequest) -> dict[str, Any]:
+    settings = request.app.state.settings
     engines = _engines(request)
+    config = engines.compressor.config
+    chunks = len(split_chunks(body.context, config.min_words, config.max_chunk_chars))
+    if chunks > settings.compress_max_chunks:
+        raise TooManyChunks(
+            f"the context splits into {chunks} chunks (sentences); this server compresses at "
+            f"most {settings.compress_max_chunks} per request: send a shorter context or "
+            "split it over several requests"
+        )
+    with work_limits(settings.compress_deadline_s, request.app.state.shutdown):
+        return _compress_within_limits(engines, body)
+
+
+def _compress_within_limits(engines: _Engines, body: CompressRequest) -> dict[str, Any]:
     result = engines.compressor.compress(
         body.context,
         query=body.query,
@@ -110,16 +154,37 @@ def _compress(request: Request, body: CompressRequest) -> dict[str, Any]:
     return out
 
 
+def _slots(request: Request) -> threading.BoundedSemaphore:
+    with _lock:
+        slots = getattr(request.app.state, "compress_slots", None)
+        if slots is None:
+            limit = request.app.state.settings.compress_max_concurrent
+            slots = request.app.state.compress_slots = threading.BoundedSemaphore(limit)
+        return slots
+
+
 @router.post("/compress")
 async def compress(body: CompressRequest, request: Request) -> dict[str, Any]:
     """Compress ``context`` for ``query`` and ``model_id`` to ``target_tokens`` or ``target_ratio``."""
     _check_model(request, body.model_id)
+    slots = _slots(request)
+    if not slots.acquire(blocking=False):
+        limit = request.app.state.settings.compress_max_concurrent
+        raise HTTPException(
+            503, f"{limit} compressions are running; retry shortly", {"Retry-After": "1"}
+        )
     try:
         out = await run_in_threadpool(_compress, request, body)
+    except TooManyChunks as err:
+        raise HTTPException(413, str(err)) from err
+    except WorkLimitExceeded as err:
+        raise HTTPException(422 if err.reason == "deadline" else 503, str(err)) from err
     except ValueError as err:
         raise HTTPException(422, str(err)) from err
     except FileNotFoundError as err:  # a configured glyph tape or HF tokenizer is missing
         raise HTTPException(503, str(err)) from err
+    finally:
+        slots.release()
     _record(
         request,
         "compress",

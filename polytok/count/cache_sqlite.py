@@ -37,6 +37,38 @@ CREATE TABLE IF NOT EXISTS counts (
 _MAX_VARS = 500  # parameters per IN (...) query, below SQLite's default limit
 
 
+def _open(path: str) -> sqlite3.Connection:
+    """Open (or create) the cache database, naming the file and the fix when it is unusable.
+
+    Raises:
+        ValueError: ``path`` is a directory, not a SQLite database, corrupt, or not writable.
+    """
+    if os.path.isdir(path):
+        raise ValueError(
+            f"cache database {path!r} is a directory; pass a file path such as {path}/counts.db"
+        )
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(directory, exist_ok=True)
+        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+    except (OSError, sqlite3.Error) as err:
+        raise ValueError(f"cannot open cache database {path!r}: {err}") from err
+    try:
+        conn.execute("PRAGMA busy_timeout=2000")
+        conn.execute("PRAGMA schema_version").fetchone()  # reads the header: garbage fails here
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(_SCHEMA)
+    except sqlite3.Error as err:
+        conn.close()
+        raise ValueError(
+            f"cache database {path!r} is unusable ({err}): it is not a SQLite database, is "
+            "corrupt or truncated, or is not writable. It was left untouched; move it away "
+            "(the cache is rebuilt from scratch) or pass another --cache-db"
+        ) from err
+    return conn
+
+
 class SQLiteTier:
     """L2 tier over one SQLite file, shared by threads through one connection and a lock.
 
@@ -64,13 +96,7 @@ class SQLiteTier:
         self._pending_lock = threading.Lock()
         self._wake = threading.Event()
         self._closed = False
-        directory = os.path.dirname(os.path.abspath(self.path))
-        os.makedirs(directory, exist_ok=True)
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.execute("PRAGMA busy_timeout=2000")
-        self._conn.execute(_SCHEMA)
+        self._conn = _open(self.path)
         self._lock = threading.Lock()
         self.stats = TierStats()
         if ttl_s is not None:

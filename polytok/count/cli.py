@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
+from pathlib import Path
 
 
 def _count(args: argparse.Namespace) -> int:
@@ -14,14 +16,10 @@ def _count(args: argparse.Namespace) -> int:
         cache=CacheConfig(disk_path=args.cache_db), hf_tokenizers=args.hf_tokenizers
     )
     sources = args.files or ["-"]
-    texts = []
-    for name in sources:
-        if name == "-":
-            texts.append(sys.stdin.read())
-        else:
-            with open(name, encoding="utf-8") as f:
-                texts.append(f.read())
-    results = counter.count_batch(args.model, texts)
+    try:
+        results = [_count_source(counter, args.model, name, args.max_bytes) for name in sources]
+    finally:
+        counter.close()
     if args.json:
         rows = [
             {
@@ -46,8 +44,50 @@ def _count(args: argparse.Namespace) -> int:
                 f"typical error {first.typical_error:.0%})",
                 file=sys.stderr,
             )
-    counter.close()
     return 0
+
+
+def _count_source(counter, model: str, name: str, max_bytes: int):
+    """Count one file (or ``-``: stdin) in bounded memory; small inputs go through the cache."""
+    if name == "-":
+        return _count_open(
+            counter, model, getattr(sys.stdin, "buffer", sys.stdin), "stdin", max_bytes
+        )
+    path = Path(name)
+    if path.is_dir():
+        raise IsADirectoryError(f"{name} is a directory; pass the files in it, e.g. {name}/*.txt")
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {name}")
+    with open(path, "rb") as source:
+        return _count_open(counter, model, source, name, max_bytes)
+
+
+def _count_open(counter, model: str, source, name: str, max_bytes: int):
+    from polytok.count.stream import MIN_SEGMENT_CHARS, count_stream, read_text_stream
+
+    blocks = read_text_stream(source, name, max_bytes)
+    head: list[str] = []
+    size = 0
+    for block in blocks:
+        head.append(block)
+        size += len(block)
+        if size > MIN_SEGMENT_CHARS:  # a large input: stream it
+            return count_stream(counter, model, itertools.chain(head, blocks), name)
+    return counter.count(model, "".join(head))
+
+
+def _size(text: str) -> int:
+    """argparse type: a byte count such as ``1048576``, ``64M`` or ``2G``."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+    factor = units.get(text[-1:].upper(), 1)
+    number = text[:-1] if factor > 1 else text
+    try:
+        value = int(number) * factor
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a size like 64M or 2G, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"the size must be positive, got {text!r}")
+    return value
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -88,6 +128,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true", help="print JSON rows")
     p.add_argument("--cache-db", default=None, help="SQLite file for the L2 cache")
     p.add_argument("--hf-tokenizers", default=None, help="YAML/JSON map of HF ids to local dirs")
+    p.add_argument(
+        "--max-bytes",
+        type=_size,
+        default=1 << 30,
+        help="refuse inputs larger than this (default 1G; e.g. 64M, 10G); counting streams "
+        "in bounded memory",
+    )
     p.set_defaults(func=_count)
 
     p = subparsers.add_parser("models", help="list known models and how they are counted")

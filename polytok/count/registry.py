@@ -125,7 +125,14 @@ def load_hf_map(source: Mapping[str, str] | str | os.PathLike | None = None) -> 
         path = Path(source)
         if not path.is_file():
             raise FileNotFoundError(f"HF tokenizer map file {str(path)!r} does not exist")
-        out.update(_check_map(yaml.safe_load(path.read_text("utf-8")) or {}, str(path)))
+        try:
+            data = yaml.safe_load(path.read_text("utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise ValueError(
+                f"HF tokenizer map {str(path)!r} is not valid YAML/JSON text ({err}); write "
+                "lines like 'org/model: /path/to/tokenizer_dir'"
+            ) from err
+        out.update(_check_map(data, str(path)))
     return out
 
 

@@ -8,8 +8,13 @@ Contract shared with other subsystems (``polytok.compress`` mounts its router he
 * A body-size limit applies to every route: a request body larger than
   ``settings.max_body_bytes`` gets 413, whether announced by Content-Length or streamed.
 * ``require_api_key`` is a FastAPI dependency: when ``settings.api_key`` is set (default: the
-  ``POLYTOK_API_KEY`` environment variable) a request without the matching ``X-API-Key`` header gets
-  401. Every route but ``GET /health`` depends on it, mounted routers included.
+  ``POLYTOK_API_KEY`` environment variable; printable ASCII, or the settings refuse it) a request
+  without the matching ``X-API-Key`` header gets 401. Every route but ``GET /health`` depends on
+  it, mounted routers and the API description (``/openapi.json``, ``/docs``, ``/redoc``) included.
+* A request that fails validation gets 422 with the errors; inputs that JSON cannot carry (lone
+  surrogates, NaN, Infinity) are shown escaped, never a 500.
+* ``app.state.shutdown`` is a `threading.Event` set when the server starts shutting down (the
+  first SIGTERM or SIGINT): long work in worker threads checks it and stops.
 * ``ServiceStats.record(section, **values)`` adds numeric values to running totals of a section
   (thread-safe); ``snapshot()`` returns ``{"uptime_s": ..., "sections": {section: {key: total}}}``,
   which ``GET /stats`` returns. The count routes record into section ``"count"``.
@@ -24,8 +29,10 @@ from __future__ import annotations
 
 import hmac
 import importlib
+import json
 import logging
 import os
+import signal
 import threading
 import time
 from contextlib import asynccontextmanager
@@ -34,7 +41,9 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from polytok import __version__
@@ -61,6 +70,13 @@ class ServiceSettings:
         cache_db: SQLite file for the L2 cache (``None``: no L2).
         redis_url: Redis URL for the L3 cache (``None``: no L3).
         online: use online counters configured in the environment (`OnlineConfig.from_env`).
+        compress_max_chunks: ``/compress`` answers 413 to contexts of more chunks (sentences).
+        compress_deadline_s: a compression still running after this many seconds stops (422).
+        compress_max_concurrent: compressions running at once; more get 503 (retry).
+
+    Raises:
+        ValueError: a limit below 1, or an API key that is not printable ASCII (HTTP headers
+            carry latin-1 bytes, so no client could ever send a non-ASCII key that matches).
     """
 
     api_key: str | None = field(default_factory=lambda: os.environ.get("POLYTOK_API_KEY") or None)
@@ -69,20 +85,46 @@ class ServiceSettings:
     cache_db: str | None = None
     redis_url: str | None = None
     online: bool = False
+    compress_max_chunks: int = 20_000
+    compress_deadline_s: float = 30.0
+    compress_max_concurrent: int = 4
 
     def __post_init__(self) -> None:
         if self.max_body_bytes < 1:
             raise ValueError(f"max_body_bytes must be >= 1, got {self.max_body_bytes}")
+        for name in ("compress_max_chunks", "compress_max_concurrent"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not self.compress_deadline_s > 0 or self.compress_deadline_s == float("inf"):
+            raise ValueError(
+                f"compress_deadline_s must be a finite number > 0, got {self.compress_deadline_s}"
+            )
+        if self.api_key is not None and not (
+            self.api_key.isascii() and self.api_key.isprintable() and self.api_key.strip()
+        ):
+            raise ValueError(
+                "the API key (POLYTOK_API_KEY) must be printable ASCII without only spaces: HTTP "
+                "headers carry latin-1 bytes, so clients could never send a non-ASCII key; "
+                "choose e.g. a random hex string (python -c 'import secrets; "
+                "print(secrets.token_hex(16))')"
+            )
 
     @classmethod
     def from_env(cls) -> ServiceSettings:
         """``POLYTOK_API_KEY``, ``POLYTOK_MAX_BODY_BYTES``, ``POLYTOK_CACHE_DB``,
-        ``POLYTOK_REDIS_URL``, ``POLYTOK_ONLINE=1``."""
+        ``POLYTOK_REDIS_URL``, ``POLYTOK_ONLINE=1``, ``POLYTOK_ALLOW_UNKNOWN=1``,
+        ``POLYTOK_COMPRESS_MAX_CHUNKS``,
+        ``POLYTOK_COMPRESS_DEADLINE_S``, ``POLYTOK_COMPRESS_MAX_CONCURRENT``."""
+        env = os.environ.get
         return cls(
-            max_body_bytes=int(os.environ.get("POLYTOK_MAX_BODY_BYTES", 1 << 20)),
-            cache_db=os.environ.get("POLYTOK_CACHE_DB") or None,
-            redis_url=os.environ.get("POLYTOK_REDIS_URL") or None,
-            online=os.environ.get("POLYTOK_ONLINE", "") == "1",
+            max_body_bytes=int(env("POLYTOK_MAX_BODY_BYTES", 1 << 20)),
+            cache_db=env("POLYTOK_CACHE_DB") or None,
+            redis_url=env("POLYTOK_REDIS_URL") or None,
+            online=env("POLYTOK_ONLINE", "") == "1",
+            allow_unknown_models=env("POLYTOK_ALLOW_UNKNOWN", "") == "1",
+            compress_max_chunks=int(env("POLYTOK_COMPRESS_MAX_CHUNKS", 20_000)),
+            compress_deadline_s=float(env("POLYTOK_COMPRESS_DEADLINE_S", 30.0)),
+            compress_max_concurrent=int(env("POLYTOK_COMPRESS_MAX_CONCURRENT", 4)),
         )
 
     def build_counter(self) -> TokenCounter:
@@ -265,6 +307,68 @@ async def stats(request: Request) -> dict[str, Any]:
     return request.app.state.stats.snapshot()
 
 
+def _json_safe(value: Any) -> Any:
+    """``value`` if strict JSON (UTF-8, no NaN/Infinity) can carry it, else its escaped repr."""
+    try:
+        json.dumps(value, allow_nan=False, ensure_ascii=False).encode("utf-8")
+        return value
+    except (TypeError, ValueError):
+        return ascii(value)[:200]
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 with pydantic's errors, every echoed input made JSON-safe (never a 500)."""
+    errors = [
+        {k: _json_safe(v) for k, v in error.items() if k in ("type", "loc", "msg", "input")}
+        for error in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, status_code=422)
+
+
+def _add_api_docs(app: FastAPI) -> None:
+    """``/openapi.json``, ``/docs`` and ``/redoc``, behind the API key like every route."""
+    docs = APIRouter(dependencies=[Depends(require_api_key)], include_in_schema=False)
+
+    @docs.get("/openapi.json")
+    async def openapi() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @docs.get("/docs")
+    async def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title="polytok API")
+
+    @docs.get("/redoc")
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title="polytok API")
+
+    app.include_router(docs)
+
+
+def _chain_shutdown_signals(event: threading.Event) -> dict[int, Any]:
+    """Set ``event`` on SIGTERM/SIGINT, then run the handler already installed (uvicorn's).
+
+    Only possible in the main thread (a server run by ``polytok serve``); returns the handlers
+    to restore.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous: dict[int, Any] = {}
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        handler = signal.getsignal(sig)
+        previous[sig] = handler
+
+        def chained(number: int, frame: Any, handler: Any = handler) -> None:
+            event.set()
+            if callable(handler):
+                handler(number, frame)
+            else:  # default or ignored: restore it and deliver the signal again
+                signal.signal(number, handler if handler is not None else signal.SIG_DFL)
+                signal.raise_signal(number)
+
+        signal.signal(sig, chained)
+    return previous
+
+
 def _mount_extra_routers(app: FastAPI) -> None:
     for target in EXTRA_ROUTERS:
         module_name, _, attribute = target.partition(":")
@@ -277,6 +381,11 @@ def _mount_extra_routers(app: FastAPI) -> None:
                 continue
             raise
         app.include_router(getattr(module, attribute), dependencies=[Depends(require_api_key)])
+
+
+def app_from_env() -> FastAPI:
+    """The app for ``uvicorn --factory`` (``polytok serve --workers N``): settings from env."""
+    return create_app(settings=ServiceSettings.from_env())
 
 
 def create_app(
@@ -292,17 +401,34 @@ def create_app(
     owned = counter is None
     counter = counter or settings.build_counter()
 
+    shutdown = threading.Event()
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # noqa: ANN202 (FastAPI's lifespan protocol)
-        yield
-        if owned:
-            counter.close()
+        previous = _chain_shutdown_signals(shutdown)
+        try:
+            yield
+        finally:
+            shutdown.set()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            if owned:
+                counter.close()
 
-    app = FastAPI(title="polytok", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="polytok",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url=None,  # served by _add_api_docs, behind the API key
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.counter = counter
     app.state.settings = settings
     app.state.stats = ServiceStats()
+    app.state.shutdown = shutdown
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_exception_handler(RequestValidationError, _validation_error)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -310,4 +436,5 @@ def create_app(
 
     app.include_router(router)
     _mount_extra_routers(app)
+    _add_api_docs(app)
     return app
