@@ -110,11 +110,13 @@ def from_pretrained(
             "(pass the directory that train.py printed as 'pretrained')"
         )
     try:
-        meta = json.loads(config_path.read_text())
-    except json.JSONDecodeError as err:
+        meta = json.loads(config_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ValueError(
-            f"{config_path} is not valid JSON ({err}); the checkpoint is corrupt"
+            f"{config_path} is not valid JSON text ({err}); the checkpoint is corrupt"
         ) from err
+    if not isinstance(meta, dict):
+        raise ValueError(f"{config_path} is not a JSON object; the checkpoint is corrupt")
     if meta.get("format") != FORMAT:
         raise ValueError(f"{config_path} has format {meta.get('format')!r}, expected {FORMAT!r}")
     if int(meta.get("format_version", 0)) > FORMAT_VERSION:

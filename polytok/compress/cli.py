@@ -5,22 +5,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 
 def _run(args: argparse.Namespace) -> int:
     from polytok.compress.compressor import CompressorConfig, ContextCompressor
     from polytok.compress.validator import CompressionValidator
+    from polytok.count.stream import read_text_input
 
     if (args.ratio is None) == (args.tokens is None):
         raise ValueError("give exactly one of --ratio (share in (0, 1]) and --tokens (a budget)")
-    if args.file == "-":
-        context = sys.stdin.read()
-    else:
-        path = Path(args.file)
-        if not path.is_file():
-            raise FileNotFoundError(f"no such file: {args.file}")
-        context = path.read_text(encoding="utf-8")
+    context = read_text_input(args.file)  # names directories and binary input
     config = CompressorConfig(strategy=args.strategy, seed=args.seed, glyph_tape=args.glyph_tape)
     compressor = ContextCompressor(config)
     result = compressor.compress(

@@ -6,7 +6,8 @@ import argparse
 import itertools
 import json
 import sys
-from pathlib import Path
+
+from polytok.argtypes import byte_size
 
 
 def _count(args: argparse.Namespace) -> int:
@@ -49,45 +50,17 @@ def _count(args: argparse.Namespace) -> int:
 
 def _count_source(counter, model: str, name: str, max_bytes: int):
     """Count one file (or ``-``: stdin) in bounded memory; small inputs go through the cache."""
-    if name == "-":
-        return _count_open(
-            counter, model, getattr(sys.stdin, "buffer", sys.stdin), "stdin", max_bytes
-        )
-    path = Path(name)
-    if path.is_dir():
-        raise IsADirectoryError(f"{name} is a directory; pass the files in it, e.g. {name}/*.txt")
-    if not path.exists():
-        raise FileNotFoundError(f"no such file: {name}")
-    with open(path, "rb") as source:
-        return _count_open(counter, model, source, name, max_bytes)
+    from polytok.count.stream import MIN_SEGMENT_CHARS, count_stream, open_text_input
 
-
-def _count_open(counter, model: str, source, name: str, max_bytes: int):
-    from polytok.count.stream import MIN_SEGMENT_CHARS, count_stream, read_text_stream
-
-    blocks = read_text_stream(source, name, max_bytes)
-    head: list[str] = []
-    size = 0
-    for block in blocks:
-        head.append(block)
-        size += len(block)
-        if size > MIN_SEGMENT_CHARS:  # a large input: stream it
-            return count_stream(counter, model, itertools.chain(head, blocks), name)
-    return counter.count(model, "".join(head))
-
-
-def _size(text: str) -> int:
-    """argparse type: a byte count such as ``1048576``, ``64M`` or ``2G``."""
-    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
-    factor = units.get(text[-1:].upper(), 1)
-    number = text[:-1] if factor > 1 else text
-    try:
-        value = int(number) * factor
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a size like 64M or 2G, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"the size must be positive, got {text!r}")
-    return value
+    with open_text_input(name, max_bytes) as blocks:
+        head: list[str] = []
+        size = 0
+        for block in blocks:
+            head.append(block)
+            size += len(block)
+            if size > MIN_SEGMENT_CHARS:  # a large input: stream it
+                return count_stream(counter, model, itertools.chain(head, blocks), name)
+        return counter.count(model, "".join(head))
 
 
 def _models(args: argparse.Namespace) -> int:
@@ -104,19 +77,56 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Run the service; with ``--workers N`` every worker process shares one L3 (Redis)."""
+    import logging
+    import os
+    import tempfile
+
     import uvicorn
 
+    from polytok.count.redis_server import LocalRedisServer
     from polytok.count.service import ServiceSettings, create_app
 
-    settings = ServiceSettings.from_env()
-    if args.cache_db:
-        settings.cache_db = args.cache_db
-    if args.redis_url:
-        settings.redis_url = args.redis_url
-    settings.allow_unknown_models = args.allow_unknown
-    uvicorn.run(
-        create_app(settings=settings), host=args.host, port=args.port, log_level=args.log_level
-    )
+    flags = {
+        "POLYTOK_CACHE_DB": args.cache_db,
+        "POLYTOK_REDIS_URL": args.redis_url,
+        "POLYTOK_ALLOW_UNKNOWN": "1" if args.allow_unknown else None,
+        "POLYTOK_COMPRESS_MAX_CHUNKS": args.compress_max_chunks,
+        "POLYTOK_COMPRESS_DEADLINE_S": args.compress_deadline,
+    }
+    for name, value in flags.items():  # workers read their settings from the environment
+        if value is not None:
+            os.environ[name] = str(value)
+    settings = ServiceSettings.from_env()  # refuses bad settings before anything starts
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    options = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "timeout_graceful_shutdown": 30,  # backstop; running compressions stop at once
+    }
+    if args.workers == 1:
+        uvicorn.run(create_app(settings=settings), **options)
+        return 0
+    local = None
+    if not settings.redis_url:  # the workers' shared L3
+        local = LocalRedisServer(tempfile.mkdtemp(prefix="polytok-l3-")).start()
+        os.environ["POLYTOK_REDIS_URL"] = local.url
+        logging.getLogger(__name__).warning(
+            "started %s at %s as the L3 cache shared by %d workers; pass --redis-url to use "
+            "your own server",
+            os.path.basename(local.binary),
+            local.url,
+            args.workers,
+        )
+    try:
+        uvicorn.run(
+            "polytok.count.service:app_from_env", factory=True, workers=args.workers, **options
+        )
+    finally:
+        if local is not None:
+            local.kill()
     return 0
 
 
@@ -130,7 +140,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--hf-tokenizers", default=None, help="YAML/JSON map of HF ids to local dirs")
     p.add_argument(
         "--max-bytes",
-        type=_size,
+        type=byte_size,
         default=1 << 30,
         help="refuse inputs larger than this (default 1G; e.g. 64M, 10G); counting streams "
         "in bounded memory",
@@ -149,4 +159,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--redis-url", default=None, help="redis://host:port/db for the L3 cache")
     p.add_argument("--allow-unknown", action="store_true", help="approximate unknown model ids")
     p.add_argument("--log-level", default="warning", help="uvicorn log level")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1); they share one Redis-compatible L3: --redis-url, "
+        "or a local valkey-server/redis-server started for them",
+    )
+    p.add_argument(
+        "--compress-max-chunks",
+        type=int,
+        default=None,
+        help="/compress answers 413 to contexts of more chunks (default 20000)",
+    )
+    p.add_argument(
+        "--compress-deadline",
+        type=float,
+        default=None,
+        help="seconds a compression may run before it stops with 422 (default 30)",
+    )
     p.set_defaults(func=_serve)

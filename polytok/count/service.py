@@ -297,8 +297,10 @@ async def models(request: Request) -> dict[str, Any]:
 
 @router.get("/cache/stats")
 async def cache_stats(request: Request) -> dict[str, Any]:
-    """Per-tier cache statistics and online counter calls."""
-    return await run_in_threadpool(request.app.state.counter.stats)
+    """Per-tier cache statistics and online counter calls of this worker process (``worker``:
+    its pid; with ``polytok serve --workers N`` each worker has its own L1 and shares L3)."""
+    out = await run_in_threadpool(request.app.state.counter.stats)
+    return {**out, "worker": os.getpid()}
 
 
 @router.get("/stats")

@@ -21,7 +21,10 @@ invalid sequence) with the name and byte offset, and stops at a size limit.
 from __future__ import annotations
 
 import codecs
+import sys
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import BinaryIO, TextIO
 
 import numpy as np
@@ -30,7 +33,7 @@ from polytok.count.backends import ApproxBackend, TiktokenBackend
 from polytok.count.counter import CountResult, TokenCounter
 from polytok.count.scripts import NUM_CLASSES, classify, script_features
 
-__all__ = ["count_stream", "read_text_stream"]
+__all__ = ["count_stream", "open_text_input", "read_text_input", "read_text_stream"]
 
 BLOCK_BYTES = 1 << 20  # bytes read at a time
 MIN_SEGMENT_CHARS = 1 << 16  # buffer at least this much text before looking for a cut
@@ -85,6 +88,32 @@ def read_text_stream(
         yield decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         raise ValueError(f"{name} ends inside a UTF-8 sequence; it is not UTF-8 text") from None
+
+
+@contextmanager
+def open_text_input(name: str, max_bytes: int | None = None) -> Iterator[Iterator[str]]:
+    """``with open_text_input(path or "-") as blocks:`` the text of a file or stdin, streamed.
+
+    Raises:
+        IsADirectoryError: ``name`` is a directory. FileNotFoundError: it does not exist.
+        ValueError: binary input or over ``max_bytes`` (see `read_text_stream`).
+    """
+    if name == "-":
+        yield read_text_stream(getattr(sys.stdin, "buffer", sys.stdin), "stdin", max_bytes)
+        return
+    path = Path(name)
+    if path.is_dir():
+        raise IsADirectoryError(f"{name} is a directory; pass the files in it, e.g. {name}/*.txt")
+    if not path.exists():
+        raise FileNotFoundError(f"no such file: {name}")
+    with open(path, "rb") as source:
+        yield read_text_stream(source, name, max_bytes)
+
+
+def read_text_input(name: str, max_bytes: int | None = None) -> str:
+    """The whole text of a file or ``-`` (stdin), decoded strictly (`open_text_input`)."""
+    with open_text_input(name, max_bytes) as blocks:
+        return "".join(blocks)
 
 
 def _tiktoken_segments(pattern, chunks: Iterable[str], name: str) -> Iterator[str]:

@@ -108,6 +108,11 @@ def check_keys(spec: Mapping[str, Any], allowed: Sequence[str]) -> None:
 
 
 def _expand_globs(paths: str | Sequence[str]) -> list[Path]:
+    if paths is None or paths == "???":  # unset (Hydra's mandatory marker)
+        raise ValueError(
+            "the 'files' source needs its paths: pass e.g. 'data.source.paths=[/path/*.txt]' "
+            "(python train.py data=text_files 'data.source.paths=[...]')"
+        )
     patterns = [paths] if isinstance(paths, str | os.PathLike) else list(paths)
     if not patterns:
         raise ValueError("the 'files' source needs at least one path or glob in 'paths'")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from polytok.argtypes import positive_int
+
 
 def _corpus_texts(corpus: str, split: str) -> list[str]:
     """``dialog``, ``dialog:<language>``, ``shakespeare``, or a text file / directory of .txt."""
@@ -95,17 +97,6 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    """argparse type: an integer > 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
-    return value
-
-
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``tape build`` and ``tape show`` to the ``polytok`` command."""
     tape = subparsers.add_parser("tape", help="build or inspect a glyph tape")
@@ -116,7 +107,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     build.add_argument("--split", default="train", help="corpus split (named corpora)")
     build.add_argument("--base", default="cl100k_base", help="base tokenizer")
-    build.add_argument("--glyphs", type=_positive, default=4096, help="number of glyphs (> 0)")
+    build.add_argument("--glyphs", type=positive_int, default=4096, help="number of glyphs (> 0)")
     build.add_argument("--unit", default="document", choices=["document", "line"])
     build.add_argument("--min-count", type=int, default=2)
     build.add_argument("--families", type=int, default=256, help="lossy sentence families")
@@ -127,5 +118,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     show = sub.add_parser("show", help="print a tape's top glyphs, addresses and savings")
     show.add_argument("tape")
     show.add_argument("--version", type=int, default=None)
-    show.add_argument("--top", type=_positive, default=20, help="glyphs to print (> 0)")
+    show.add_argument("--top", type=positive_int, default=20, help="glyphs to print (> 0)")
     show.set_defaults(func=_show)

@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from polytok.argtypes import positive_int
+
 
 def _gold(args: argparse.Namespace) -> int:
 
@@ -65,6 +67,12 @@ def _lookup(args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace) -> int:
     from polytok.poly.registry import PolyTokenizer
 
+    empty = [i for i, token in enumerate(args.tokens) if not token]
+    if empty:
+        raise ValueError(
+            f"token {empty[0] + 1} of {len(args.tokens)} is empty; tokens to add must be "
+            "non-empty strings"
+        )
     poly = PolyTokenizer.from_pretrained(args.path)
     version = args.version or poly.versions(args.modality)[-1]
     ids = poly.add_tokens(args.tokens, args.modality, version)
@@ -80,7 +88,9 @@ def register(subparsers) -> None:
     sub = poly.add_subparsers(dest="poly_command", required=True)
     gold = sub.add_parser("gold", help="check a Gold family's correlation values, or GPS C/A codes")
     gold.add_argument("--n", type=int, default=10, help="LFSR degree (5, 6, 7, 9, 10, 11)")
-    gold.add_argument("--pairs", type=int, default=64, help="adjacent code pairs to check")
+    gold.add_argument(
+        "--pairs", type=positive_int, default=64, help="adjacent code pairs to check (> 0)"
+    )
     gold.add_argument("--prn", type=int, nargs="*", help="print GPS C/A first chips for these PRNs")
     gold.set_defaults(func=_gold)
     info = sub.add_parser("info", help="modalities, versions and token counts of a registry dir")

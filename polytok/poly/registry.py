@@ -388,11 +388,17 @@ class PolyTokenizer(LookupMixin, nn.Module):
         except TypeError as err:
             raise ValueError(f"{path}/config.json has unknown config keys: {err}") from err
         poly = cls(config)
-        poly.vocab.load_json(files.structure, files.vocab)
-        poly.embedding.load_tables(files.tables)
-        for modality, spec in files.base_specs.items():
-            weight = files.base_weights.get(modality)
-            poly.register_base(tokenizer_from_spec(spec), weight, modality=modality)
+        try:
+            poly.vocab.load_json(files.structure, files.vocab)
+            poly.embedding.load_tables(files.tables)
+            for modality, spec in files.base_specs.items():
+                weight = files.base_weights.get(modality)
+                poly.register_base(tokenizer_from_spec(spec), weight, modality=modality)
+        except (AttributeError, KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(
+                f"{path} is not a consistent PolyTokenizer registry ({type(err).__name__}: "
+                f"{err}); check config.json, vocab.json and the safetensors files, or re-save it"
+            ) from err
         return poly
 
     def __repr__(self) -> str:

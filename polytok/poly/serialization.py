@@ -84,12 +84,33 @@ def write_registry(
     return target
 
 
+def _read_json(path: Path, kind: type) -> Any:
+    """Parse a registry JSON file, naming it when it is corrupt or of the wrong shape."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path} is corrupt ({err}); re-save the registry") from err
+    if not isinstance(data, kind):
+        raise ValueError(f"{path} is corrupt: expected a JSON {kind.__name__}")
+    return data
+
+
+def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
+    """Load a registry safetensors file, naming it when it is missing or unreadable."""
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing; the registry is incomplete")
+    try:
+        return load_file(str(path))
+    except Exception as err:  # SafetensorError, or OSError for devices and links
+        raise ValueError(f"{path} is not a readable safetensors file ({err})") from err
+
+
 def read_registry(path: str | os.PathLike) -> RegistryFiles:
     """Read a directory written by `write_registry` (nothing is executed; tensors on the CPU).
 
     Raises:
         FileNotFoundError: ``path`` is not a local directory with ``config.json``.
-        ValueError: a different class or a newer format version.
+        ValueError: a different class or a newer format version, or a corrupt file (named).
     """
     root = Path(path)
     if not (root / "config.json").is_file():
@@ -97,7 +118,7 @@ def read_registry(path: str | os.PathLike) -> RegistryFiles:
             f"{str(path)!r} is not a PolyTokenizer directory (no config.json); from_pretrained "
             f"reads local directories written by save_pretrained, never a hub"
         )
-    meta = json.loads((root / "config.json").read_text(encoding="utf-8"))
+    meta = _read_json(root / "config.json", dict)
     if meta.get("class") != CLASS_NAME:
         raise ValueError(f"{root} holds a {meta.get('class')!r}, not a {CLASS_NAME}")
     version = meta.get("format_version")
@@ -107,14 +128,21 @@ def read_registry(path: str | os.PathLike) -> RegistryFiles:
             f"({FORMAT_VERSION}); upgrade polytok to read it"
         )
     weights = {}
-    if (root / "base_embeddings.safetensors").is_file():
-        weights = load_file(str(root / "base_embeddings.safetensors"))
-    return RegistryFiles(
-        config=dict(meta["config"]),
-        modalities=list(meta["modalities"]),
-        structure={"oov_buckets": meta["oov_buckets"], "versions": meta["versions"]},
-        vocab=json.loads((root / "vocab.json").read_text(encoding="utf-8")),
-        base_specs=dict(meta["base"]),
-        tables=load_file(str(root / "tables.safetensors")),
-        base_weights=weights,
-    )
+    if os.path.lexists(root / "base_embeddings.safetensors"):
+        weights = _read_tensors(root / "base_embeddings.safetensors")
+    try:
+        return RegistryFiles(
+            config=dict(meta["config"]),
+            modalities=list(meta["modalities"]),
+            structure={"oov_buckets": meta["oov_buckets"], "versions": meta["versions"]},
+            vocab=_read_json(root / "vocab.json", dict),
+            base_specs=dict(meta["base"]),
+            tables=_read_tensors(root / "tables.safetensors"),
+            base_weights=weights,
+        )
+    except (KeyError, TypeError, ValueError) as err:
+        if isinstance(err, ValueError) and str(root) in str(err):
+            raise
+        raise ValueError(
+            f"{root / 'config.json'} is corrupt (missing or malformed {err}); re-save the registry"
+        ) from err

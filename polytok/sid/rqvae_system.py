@@ -8,6 +8,7 @@ AdamW (Loshchilov & Hutter, 2019) with the learning-rate schedules of
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import lightning as L
@@ -94,7 +95,8 @@ class RQVAESystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
         module: RQVAE | None = None,
     ) -> None:
         super().__init__()
-        if lr <= 0 or max_steps <= 0 or warmup_steps < 0 or grad_clip < 0:
+        valid = 0 < lr < math.inf and max_steps > 0 and warmup_steps >= 0 and grad_clip >= 0
+        if not valid:  # written so that NaN fails too
             raise ValueError(
                 f"need lr > 0, max_steps > 0, warmup_steps >= 0, grad_clip >= 0; got lr={lr}, "
                 f"max_steps={max_steps}, warmup_steps={warmup_steps}, grad_clip={grad_clip}"

@@ -108,6 +108,8 @@ class WeightsOnlyLoad:
                 f"(it looks like a {checkpoint_kind(ckpt['hyper_parameters'])!r} checkpoint): "
                 f"{err}"
             ) from err
+        except ValueError as err:  # e.g. a corrupt tokenizer spec in the hyperparameters
+            raise ValueError(f"checkpoint {checkpoint_path}: {err}") from err
         module.on_load_checkpoint(ckpt)
         module.load_state_dict(ckpt["state_dict"], strict=True if strict is None else strict)
         tensor = next((t for t in ckpt["state_dict"].values() if torch.is_tensor(t)), None)

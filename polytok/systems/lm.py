@@ -65,7 +65,8 @@ class LanguageModelSystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
         super().__init__()
         if lr_schedule not in SCHEDULES:
             raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {lr_schedule!r}")
-        if lr <= 0 or max_steps <= 0 or warmup_steps < 0 or grad_clip < 0:
+        valid = 0 < lr < math.inf and max_steps > 0 and warmup_steps >= 0 and grad_clip >= 0
+        if not valid:  # written so that NaN fails too
             raise ValueError(
                 f"need lr > 0, max_steps > 0, warmup_steps >= 0, grad_clip >= 0; got lr={lr}, "
                 f"max_steps={max_steps}, warmup_steps={warmup_steps}, grad_clip={grad_clip}"

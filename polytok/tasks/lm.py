@@ -36,9 +36,15 @@ def load_checkpoint_hparams(path: str | os.PathLike) -> dict[str, Any]:
     Raises:
         ValueError: the file is not a polytok checkpoint, or one of another task (named).
     """
+    return read_lm_checkpoint(path)["hyper_parameters"]
+
+
+def read_lm_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """The whole checkpoint dict of a language-model run (`load_checkpoint_hparams` checks)."""
     from polytok.systems.checkpoint import checkpoint_kind, read_checkpoint
 
-    hparams = read_checkpoint(path)["hyper_parameters"]
+    ckpt = read_checkpoint(path)
+    hparams = ckpt["hyper_parameters"]
     kind = checkpoint_kind(hparams)
     if kind == "rqvae":
         raise ValueError(
@@ -51,7 +57,7 @@ def load_checkpoint_hparams(path: str | os.PathLike) -> dict[str, Any]:
             f"checkpoint {path} records no model + tokenizer hyperparameters; it is not a "
             "polytok language-model checkpoint"
         )
-    return hparams
+    return ckpt
 
 
 def _prepare(cfg: DictConfig):
@@ -63,14 +69,25 @@ def _prepare(cfg: DictConfig):
     data = to_dict(cfg.data)
     system_options = to_dict(cfg.system)
     source = load_source(data["source"])
+    done = 0
     if cfg.get("ckpt_path"):  # resuming: the vocabulary must be the checkpoint's
-        hparams = load_checkpoint_hparams(cfg.ckpt_path)
-        tokenizer = tokenizer_from_spec(hparams["tokenizer"])
+        ckpt = read_lm_checkpoint(cfg.ckpt_path)
+        done = int(ckpt.get("global_step", 0))
+        try:
+            tokenizer = tokenizer_from_spec(ckpt["hyper_parameters"]["tokenizer"])
+        except ValueError as err:
+            raise ValueError(f"checkpoint {cfg.ckpt_path}: {err}") from err
     else:
         tokenizer = build_tokenizer(to_dict(cfg.tokenizer), lambda: source.documents("train"))
     system = LanguageModelSystem(
         model=to_dict(cfg.model), tokenizer=tokenizer.to_spec(), data=data, **system_options
     )
+    if done and done >= system.hparams.max_steps:
+        raise ValueError(
+            f"checkpoint {cfg.ckpt_path} has finished its run ({done} steps, "
+            f"system.max_steps={system.hparams.max_steps}); to train further resume with a "
+            f"larger budget, e.g. system.max_steps={2 * done}"
+        )
     block_size = int(data["block_size"])
     if block_size > system.model.max_positions:
         raise ValueError(

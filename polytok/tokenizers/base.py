@@ -72,9 +72,18 @@ def tokenizer_from_spec(spec: dict[str, Any]) -> TextTokenizer:
     if not isinstance(spec, dict) or "type" not in spec:
         raise ValueError(f"tokenizer spec must be a dict with a 'type' key, got {spec!r}")
     kind = spec["type"]
-    if kind not in SPEC_TYPES:
+    if not isinstance(kind, str) or kind not in SPEC_TYPES:
         raise ValueError(f"unknown tokenizer spec type {kind!r}; known types: {sorted(SPEC_TYPES)}")
-    return _resolve(SPEC_TYPES[kind])(spec)
+    builder = _resolve(SPEC_TYPES[kind])
+    try:
+        return builder(spec)
+    except (FileNotFoundError, ValueError):
+        raise
+    except Exception as err:  # a missing key, a wrong type, the HF parser's bare Exception
+        raise ValueError(
+            f"invalid {kind!r} tokenizer spec ({type(err).__name__}: {err}); the file or "
+            "checkpoint holding it is corrupt or was edited"
+        ) from err
 
 
 def tokenizer_fingerprint(tokenizer: TextTokenizer) -> str:

@@ -128,7 +128,10 @@ class HFTokenizer:
                 f"{str(directory)!r} has no tokenizer.json (missing file: {file}); save one with "
                 "tokenizer.save_pretrained(dir) from transformers or Tokenizer.save(path)"
             )
-        text = file.read_text(encoding="utf-8")
+        try:
+            text = file.read_text(encoding="utf-8")
+        except UnicodeDecodeError as e:
+            raise ValueError(f"{file} is not UTF-8 JSON text ({e}); it is not a tokenizer") from e
         try:
             tokenizer = Tokenizer.from_str(text)
         except Exception as e:  # the Rust parser raises a generic Exception

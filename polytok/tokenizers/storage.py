@@ -24,6 +24,8 @@ RELATIVE_FILE_KEYS = ("tape",)  # spec keys naming a file saved inside the token
 
 def _resolve_files(spec: dict, directory: Path) -> dict:
     """Spec with relative file paths (copied in by ``save_files``) made relative to ``directory``."""
+    if not isinstance(spec, dict):
+        return spec  # tokenizer_from_spec names the problem
     spec = dict(spec)
     for key in RELATIVE_FILE_KEYS:
         value = spec.get(key)
@@ -64,10 +66,15 @@ def load_tokenizer(directory: str | Path) -> TextTokenizer:
     if config_path.is_file():
         try:
             config = json.loads(config_path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{config_path} is not valid JSON ({e}); re-save the tokenizer") from e
+        except (json.JSONDecodeError, UnicodeDecodeError) as e:
+            raise ValueError(
+                f"{config_path} is not valid JSON text ({e}); re-save the tokenizer"
+            ) from e
         if isinstance(config, dict) and config.get("format_version") == FORMAT_VERSION:
-            return tokenizer_from_spec(_resolve_files(config["spec"], directory))
+            try:
+                return tokenizer_from_spec(_resolve_files(config.get("spec"), directory))
+            except ValueError as e:
+                raise ValueError(f"{config_path}: {e}") from e
         if isinstance(config, dict) and "format_version" in config:
             raise ValueError(
                 f"{config_path} has format_version {config.get('format_version')!r}; "

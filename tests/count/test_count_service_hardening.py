@@ -188,3 +188,48 @@ def test_one_sigterm_stops_a_busy_server(tmp_path) -> None:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+@pytest.mark.slow
+def test_two_workers_share_the_l3_cache(tmp_path) -> None:
+    """``serve --workers 2``: a count cached by one worker is a cache hit in the other."""
+    port = free_port()
+    env = {**os.environ, "POLYTOK_API_KEY": ""}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "polytok.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    text = "A text long enough for the shared tiers, counted once. " * 20  # >= 512 chars
+    body = {"text": text, "model_id": "gpt-4o"}
+    try:
+        deadline = time.monotonic() + 180
+        pids: set[int] = set()
+        while len(pids) < 2:  # both workers up (each connection lands on either)
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stderr
+            try:
+                with httpx.Client(base_url=url, timeout=30) as c:
+                    pids.add(c.get("/cache/stats").json()["worker"])
+            except httpx.TransportError:
+                time.sleep(0.3)
+        with httpx.Client(base_url=url, timeout=30) as c:
+            first = c.post("/count-tokens", json=body).json()
+            writer = c.get("/cache/stats").json()["worker"]
+        assert first["cached"] is False
+        for _ in range(200):  # new connections until the other worker answers
+            with httpx.Client(base_url=url, timeout=30) as c:
+                r = c.post("/count-tokens", json=body).json()
+                stats = c.get("/cache/stats").json()
+            assert r["cached"] is True and r["count"] == first["count"]
+            if stats["worker"] != writer:
+                assert stats["cache"]["redis"]["hits"] >= 1  # served from the shared L3
+                break
+        else:
+            pytest.fail("the second worker never answered")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
