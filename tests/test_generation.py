@@ -8,7 +8,10 @@ from polytok.generation import SamplingConfig, entropy_temperature, filter_logit
 
 
 class BigramLM(nn.Module):
-    """A real (tiny) causal LM: logits depend only on the previous token."""
+    """A real (tiny) causal LM: logits depend only on the previous token.
+
+    Like a model with learned positions it refuses inputs longer than ``max_positions``.
+    """
 
     max_positions = 16
 
@@ -16,8 +19,12 @@ class BigramLM(nn.Module):
         super().__init__()
         torch.manual_seed(0)
         self.table = nn.Embedding(vocab, vocab)
+        self.lengths: list[int] = []
 
     def forward(self, ids):
+        if ids.shape[1] > self.max_positions:
+            raise IndexError(f"{ids.shape[1]} positions > max_positions={self.max_positions}")
+        self.lengths.append(ids.shape[1])
         return self.table(ids)
 
 
@@ -57,8 +64,13 @@ def test_stop_ids_pad_and_end_early():
 
 def test_context_is_cropped_to_max_positions():
     model = BigramLM()
-    out = generate(model, torch.randint(0, 11, (2, 40)), 3, seed=0)
-    assert out.shape == (2, 43)
+    prompt = torch.randint(0, 11, (2, 40), generator=torch.Generator().manual_seed(1))
+    out = generate(model, prompt, 3, seed=0)  # would raise IndexError without cropping
+    assert out.shape == (2, 43) and torch.equal(out[:, :40], prompt)
+    assert model.lengths and max(model.lengths) == model.max_positions
+    # only the last max_positions tokens matter: the same as generating from the cropped prompt
+    cropped = generate(BigramLM(), prompt[:, -16:], 3, seed=0)
+    assert torch.equal(out[:, 40:], cropped[:, 16:])
 
 
 def test_top_k_and_top_p_filtering():

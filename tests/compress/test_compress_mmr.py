@@ -66,3 +66,83 @@ def test_config_validation_of_new_weights() -> None:
         CompressorConfig(density_weight=-1.0)
     with pytest.raises(ValueError, match="density_weight"):
         CompressorConfig(density_weight=float("nan"))
+
+
+def _reference_greedy(sums, unit, query_sim, costs, words, budget, weights) -> list[int]:
+    """The quadratic greedy as first written (renormalises every candidate each step)."""
+    n = len(costs)
+    doc = F.normalize(sums.sum(0), dim=-1)
+    cost = torch.tensor(costs)
+    scale = cost.float().clamp_min(1.0) ** weights.cost_exponent
+    density = torch.tensor(words, dtype=torch.float) / cost.float().clamp_min(1.0)
+    w = weights.query_weight if query_sim is not None else 0.0
+    query_sim = query_sim if query_sim is not None else torch.zeros(n)
+    chosen, redundancy = torch.zeros_like(doc), torch.zeros(n)
+    available, picks, remaining = torch.ones(n, dtype=torch.bool), [], budget
+    while True:
+        available &= cost <= remaining
+        if not available.any():
+            return picks
+        current = F.normalize(chosen, dim=-1) @ doc
+        gain = (F.normalize(chosen + sums, dim=-1) @ doc - current) / scale
+        relevance = (
+            w * standardize(query_sim, available)
+            + (1 - w) * standardize(gain, available)
+            + weights.density_weight * standardize(density, available)
+        )
+        score = weights.mmr_lambda * relevance - (1 - weights.mmr_lambda) * redundancy
+        score[~available] = float("-inf")
+        best = int(score.argmax())
+        picks.append(best)
+        available[best] = False
+        remaining -= costs[best]
+        chosen = chosen + sums[best]
+        redundancy = torch.maximum(redundancy, unit @ unit[best])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_incremental_gains_equal_the_quadratic_greedy(seed) -> None:
+    g = torch.Generator().manual_seed(seed)
+    n = 120
+    unit = F.normalize(torch.randn(n, 24, generator=g), dim=-1)
+    sums = unit * torch.randint(3, 40, (n, 1), generator=g).float()
+    costs = torch.randint(3, 40, (n,), generator=g).tolist()
+    words = torch.randint(1, 30, (n,), generator=g).tolist()
+    query = unit @ unit[seed] if seed % 2 else None
+    weights = _weights(density_weight=0.4, follow_weight=0.0)
+    budget = sum(costs) // 3
+    fast = select_mmr(sums, unit, query, costs, words, budget, weights)
+    assert fast == _reference_greedy(sums, unit, query, costs, words, budget, weights)
+
+
+def test_long_contexts_are_selected_window_by_window() -> None:
+    g = torch.Generator().manual_seed(0)
+    n, block = 1000, 128
+    unit = F.normalize(torch.randn(n, 16, generator=g), dim=-1)
+    sums, costs, words = unit * 10, [10] * n, [8] * n
+    picks = select_mmr(sums, unit, None, costs, words, 3000, _weights(), block_size=block)
+    assert len(picks) == len(set(picks)) == 300  # the whole budget is used, nothing twice
+    windows = [sum(1 for i in picks if i // block == b) for b in range(-(-n // block))]
+    # cumulative token shares: floor(3000 * 1280 k / 10000) minus what earlier windows used
+    assert windows == [38, 38, 39, 38, 39, 38, 38, 32]
+    assert [i // block for i in picks[:8]] == list(range(8))  # interleaved by rank
+    exact = select_mmr(sums, unit, None, costs, words, 3000, _weights(), block_size=n)
+    assert sorted(exact) != sorted(picks) and len(exact) == 300  # one window = the exact greedy
+    with pytest.raises(ValueError, match="block_size"):
+        select_mmr(sums, unit, None, costs, words, 30, _weights(), block_size=0)
+
+
+def test_selection_stops_at_its_deadline_or_cancel() -> None:
+    import threading
+
+    from polytok.compress.limits import WorkLimitExceeded, work_limits
+
+    unit = F.normalize(torch.randn(300, 16), dim=-1)
+    args = (unit * 5, unit, None, [5] * 300, [4] * 300, 1000, _weights())
+    with work_limits(1e-9), pytest.raises(WorkLimitExceeded, match="did not finish within"):
+        select_mmr(*args)
+    cancel = threading.Event()
+    cancel.set()
+    with work_limits(None, cancel), pytest.raises(WorkLimitExceeded, match="shutting down"):
+        select_mmr(*args)
+    assert len(select_mmr(*args)) == 200  # no limits outside the block

@@ -184,8 +184,10 @@ def test_ablation_sweep_switches_one_component_off_each():
     from polytok.run import to_dict
 
     with initialize_config_dir(config_dir=str(ROOT / "configs"), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["experiment=reso_ablation"])
-        variants = str(cfg.hydra.sweeper.params.ablate).split(",") if "hydra" in cfg else None
+        cfg = compose(
+            config_name="train", overrides=["experiment=reso_ablation"], return_hydra_config=True
+        )
+        variants = str(cfg.hydra.sweeper.params.ablate).split(",")  # what -m sweeps
         table = to_dict(cfg.reso_ablations)
         full = table["none"]
         for name, switches in table.items():
@@ -195,7 +197,8 @@ def test_ablation_sweep_switches_one_component_off_each():
                 config_name="train", overrides=["experiment=reso_ablation", f"ablate={name}"]
             )
             assert {k: to_dict(cell.model)[k] for k in switches} == switches
-        assert variants is None or set(variants) == set(table)
+        assert sorted(variants) == sorted(table) and len(variants) == 6  # every variant swept
+        assert str(cfg.hydra.sweeper.params.seed) == "0,1"
 
 
 @pytest.mark.gpu

@@ -86,11 +86,18 @@ def test_codebooks_are_buffers_that_move_with_to() -> None:
 def test_cuda_fit_matches_cpu_codes_mostly() -> None:
     if not torch.cuda.is_available():
         pytest.skip("no CUDA")
+    from sklearn.metrics import adjusted_rand_score
+
     X = blobs()
-    model = RQKMeans(2, 8).fit(X, device="cuda")
+    model = RQKMeans(2, 8, random_state=0).fit(X, device="cuda")
+    cpu = RQKMeans(2, 8, random_state=0).fit(X)
     assert model.codebooks[0].is_cuda
     codes = model.encode(torch.from_numpy(X).cuda())
     assert codes.is_cuda and codes.shape == (1200, 2)
+    cpu_codes = cpu.encode(X)
+    # the same clustering up to label order and float rounding: "mostly" made a number
+    assert adjusted_rand_score(cpu_codes[:, 0], codes[:, 0].cpu().numpy()) > 0.9
+    assert model.metrics_["rel_mse"] == pytest.approx(cpu.metrics_["rel_mse"], rel=0.05)
 
 
 def test_balanced_mode_gives_equal_first_level_sizes() -> None:

@@ -89,6 +89,34 @@ def test_bad_hyperparameters(kw, match, char_tokenizer):
         make_system(char_tokenizer, **kw)
 
 
-def test_bpb_is_loss_over_bytes():
-    # bits per byte for 1 nat/token and 2 bytes/token
-    assert 1 / math.log(2) / 2 == pytest.approx(0.7213, abs=1e-4)
+class _TinyEval(L.LightningDataModule):
+    """Two validation batches (the second padded with -100) and a known bytes-per-token."""
+
+    def __init__(self, x, y, bytes_per_token: float) -> None:
+        super().__init__()
+        self.x, self.y, self.bpt = x, y, bytes_per_token
+
+    def val_dataloader(self):
+        return DataLoader(TensorDataset(self.x, self.y), batch_size=2)
+
+    def bytes_per_token(self, split: str) -> float:
+        assert split == "val"
+        return self.bpt
+
+
+def test_bpb_is_loss_over_bytes(char_tokenizer, tmp_path):
+    system = make_system(char_tokenizer).eval()
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, char_tokenizer.vocab_size, (3, 8), generator=g)
+    y = torch.randint(0, char_tokenizer.vocab_size, (3, 8), generator=g)
+    y[2, 5:] = -100  # padding of the last window is not a token
+    trainer = L.Trainer(logger=False, enable_progress_bar=False, default_root_dir=tmp_path)
+    metrics = trainer.validate(system, datamodule=_TinyEval(x, y, 2.5), verbose=False)[0]
+    # by hand: mean cross-entropy (nats) over the 21 real target tokens, to bits, per byte
+    with torch.no_grad():
+        logits = system(x)
+    nats = torch.nn.functional.cross_entropy(
+        logits.flatten(0, 1), y.flatten(), ignore_index=-100, reduction="sum"
+    ) / (y != -100).sum()
+    assert metrics["val/loss"] == pytest.approx(float(nats), rel=1e-5)
+    assert metrics["val/bpb"] == pytest.approx(float(nats) / math.log(2) / 2.5, rel=1e-5)
