@@ -115,8 +115,11 @@ def test_bpb_is_loss_over_bytes(char_tokenizer, tmp_path):
     # by hand: mean cross-entropy (nats) over the 21 real target tokens, to bits, per byte
     with torch.no_grad():
         logits = system(x)
-    nats = torch.nn.functional.cross_entropy(
-        logits.flatten(0, 1), y.flatten(), ignore_index=-100, reduction="sum"
-    ) / (y != -100).sum()
+    nats = (
+        torch.nn.functional.cross_entropy(
+            logits.flatten(0, 1), y.flatten(), ignore_index=-100, reduction="sum"
+        )
+        / (y != -100).sum()
+    )
     assert metrics["val/loss"] == pytest.approx(float(nats), rel=1e-5)
     assert metrics["val/bpb"] == pytest.approx(float(nats) / math.log(2) / 2.5, rel=1e-5)
