@@ -88,7 +88,8 @@ def _encode(args: argparse.Namespace) -> int:
     output = check_output(args.output) if args.output else None  # before any ID is assigned
     model = load_encoder(args.model, device=check_device(args.device))
     x = _load_npy(args.input)
-    ids = model.semantic_id(model.encode(x), fmt=args.format)  # validates x before any write
+    codes = model.encode(x)  # validates x before anything is written
+    ids = model.semantic_id(codes, fmt=args.format)
     if args.unique:
         keys = Path(args.keys).read_text().splitlines() if args.keys else item_keys(x)
         if len(keys) != len(ids):
@@ -96,7 +97,8 @@ def _encode(args: argparse.Namespace) -> int:
         store = SQLiteCollisionStore(args.unique)
         try:
             resolver = UniqueIdResolver(store, style=args.style)
-            ids = resolver.resolve(ids, keys, model=model_fingerprint(model))
+            layout = f"{args.format}:{codes.shape[1]}"
+            ids = resolver.resolve(ids, keys, model=model_fingerprint(model), layout=layout)
         finally:
             store.close()
     text = "\n".join(ids) + "\n"

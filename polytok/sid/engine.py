@@ -125,10 +125,14 @@ class SemanticIdEngine:
             codes = torch.as_tensor(np.asarray(self.encoder.encode(x.cpu().numpy())))
             return self.resolver.resolve(self.encoder, x, codes, self.to_ids)
         keys = item_keys(X) if keys is None else list(keys)
-        sids = self.semantic_ids(X)
+        codes = self.encoder.encode(X)
+        sids = self.to_ids(codes)
         if len(keys) != len(sids):
             raise ValueError(f"got {len(keys)} keys for {len(sids)} rows; pass one key per row")
-        return self.resolver.resolve(sids, keys, model=model_fingerprint(self.encoder))
+        layout = None if self.formatter is not None else f"{self.fmt}:{codes.shape[1]}"
+        return self.resolver.resolve(
+            sids, keys, model=model_fingerprint(self.encoder), layout=layout
+        )
 
     def save(self, directory: str | os.PathLike) -> None:
         """Write the encoder, the ID format and the resolver with its store settings.

@@ -328,7 +328,11 @@ class UniqueIdResolver:
         self.style, self.sep = style, sep
 
     def resolve(
-        self, semantic_ids: Sequence[str], keys: Sequence, model: str | None = None
+        self,
+        semantic_ids: Sequence[str],
+        keys: Sequence,
+        model: str | None = None,
+        layout: str | None = None,
     ) -> list[str]:
         """Unique ID per item; the same key always gets the same ID (idempotent).
 
@@ -337,10 +341,12 @@ class UniqueIdResolver:
             keys: N item keys (strings or ints; ``5`` and ``"5"`` are the same item).
             model: an identity of the model that made the IDs (`model_fingerprint`); a store
                 that recorded another model refuses the batch.
+            layout: ``"plain:L"`` / ``"token:L"`` from callers that formatted the IDs from (N, L)
+                codes themselves (the engine, the CLI); None checks the strings (`layout_of`).
         """
         semantic_ids = list(semantic_ids)
         _check_batch(keys, semantic_ids)
-        layout = layout_of(semantic_ids, self.sep)
+        layout = layout or layout_of(semantic_ids, self.sep)
         settings = {"layout": layout, "sep": self.sep, "style": self.style, "model": model}
         if semantic_ids:
             self.store.bind(settings)
