@@ -26,6 +26,8 @@ from polytok.sid.metrics import fit_metrics
 
 log = logging.getLogger(__name__)
 
+LOSS_TYPES = ("mse", "l1")
+
 
 @dataclass
 class RQVAEConfig:
@@ -43,6 +45,10 @@ class RQVAEConfig:
         kmeans_init: initialise each level by k-means (on the data passed to ``fit``).
         dead_code_threshold: restart codes whose EMA count per batch falls below this.
         sinkhorn: balanced assignment in training, one flag for all levels or one per level.
+        loss_type: reconstruction loss, "mse" (squared error summed over dimensions) or "l1"
+            (absolute error summed over dimensions).
+        residual: identity skip connections ``z = x + E(x)`` and ``x_hat = z_q + D(z_q)``
+            (needs ``e_dim == in_dim``); used by RQ-KMeans+ (`RQVAE.from_rqkmeans`).
     """
 
     in_dim: int
@@ -56,8 +62,17 @@ class RQVAEConfig:
     kmeans_init: bool = True
     dead_code_threshold: float = 1.0
     sinkhorn: bool | list[bool] = False
+    loss_type: str = "mse"
+    residual: bool = False
 
     def __post_init__(self) -> None:
+        if self.loss_type not in LOSS_TYPES:
+            raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {self.loss_type!r}")
+        if self.residual and self.e_dim != self.in_dim:
+            raise ValueError(
+                f"residual=True needs e_dim == in_dim (z = x + E(x)), got e_dim={self.e_dim}, "
+                f"in_dim={self.in_dim}"
+            )
         if self.in_dim < 1 or self.e_dim < 1:
             raise ValueError(f"in_dim and e_dim must be >= 1, got {self.in_dim} and {self.e_dim}")
         self.num_emb_list = [int(k) for k in self.num_emb_list]
@@ -125,6 +140,8 @@ class RQVAE(nn.Module):
             sinkhorn=cfg.sinkhorn,
         )
         self.metrics_: dict = {}
+        self.history_: dict[str, list[float]] = {}
+        self._fresh = True  # never trained, loaded or warm-started: fit(seed) redraws weights
         if device is not None:
             self.to(device)
 
@@ -139,12 +156,23 @@ class RQVAE(nn.Module):
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
+    def latent(self, x: Tensor) -> Tensor:
+        """(B, in_dim) -> (B, e_dim) encoder output (plus x when ``residual``)."""
+        z = self.encoder(x)
+        return z + x if self.config.residual else z
+
+    def reconstruct(self, z_q: Tensor) -> Tensor:
+        """(B, e_dim) quantized latent -> (B, in_dim) (plus z_q when ``residual``)."""
+        x_hat = self.decoder(z_q)
+        return x_hat + z_q if self.config.residual else x_hat
+
     def forward(self, x: Tensor) -> RQVAEOutput:
         """x (B, in_dim) -> `RQVAEOutput`."""
-        z = self.encoder(x)  # (B, in_dim) -> (B, e_dim)
+        z = self.latent(x)  # (B, in_dim) -> (B, e_dim)
         q = self.rvq(z)
-        x_hat = self.decoder(q.quantized)  # (B, e_dim) -> (B, in_dim)
-        recon = ((x_hat - x) ** 2).sum(-1).mean()
+        x_hat = self.reconstruct(q.quantized)  # (B, e_dim) -> (B, in_dim)
+        err = x_hat - x
+        recon = (err.abs() if self.config.loss_type == "l1" else err**2).sum(-1).mean()
         loss = recon + self.config.quant_weight * q.loss
         return RQVAEOutput(x_hat, q.codes, loss, recon, q.loss, q.perplexity, q.usage)
 
@@ -165,7 +193,7 @@ class RQVAE(nn.Module):
             x = x[idx]
         was_training = self.training
         self.eval()
-        z = self.encoder(x)
+        z = self.latent(x)
         self.rvq.train()  # uninitialised levels run k-means on their residuals here
         self.rvq(z)
         scale = min(batch_size, x.shape[0]) / x.shape[0]
@@ -184,11 +212,29 @@ class RQVAE(nn.Module):
         val_fraction: float = 0.0,
         seed: int = 0,
         enable_progress_bar: bool = False,
+        lr_schedule: str = "cosine",
+        warmup_epochs: float = 0.0,
+        lr_step_size: float | None = None,
+        lr_gamma: float = 0.5,
         **trainer_options,
     ) -> RQVAE:
-        """Train on X (N, in_dim) with a Lightning `RQVAESystem`; returns self.
+        """Train on X (N, in_dim) with a Lightning `RQVAESystem`; returns self in eval mode.
 
-        ``metrics_`` then holds `polytok.sid.metrics.fit_metrics` over all of X.
+        Args:
+            X: (N, in_dim) training vectors.
+            epochs, batch_size, lr, weight_decay: AdamW training.
+            val_fraction: share of X held out for validation logs.
+            seed: seeds everything, including the weights of a model that was never trained
+                (two fresh models fitted with the same seed give the same codes).
+            lr_schedule: "constant", "cosine" (to 0.1 x lr), "step" (times ``lr_gamma`` every
+                ``lr_step_size`` epochs) or "golden"; all after a linear warm-up.
+            warmup_epochs: linear warm-up length in epochs (fractions allowed).
+            lr_step_size: epochs per step of the "step" schedule (default: a third of ``epochs``).
+            lr_gamma: factor per step of the "step" schedule.
+            **trainer_options: passed to ``lightning.Trainer``.
+
+        ``metrics_`` then holds `polytok.sid.metrics.fit_metrics` over all of X and ``history_``
+        the per-epoch means of ``loss``, ``recon_loss``, ``quant_loss`` and the learning rate.
         """
         import lightning as L
 
@@ -202,13 +248,20 @@ class RQVAE(nn.Module):
             )
         L.seed_everything(seed, workers=True, verbose=False)
         device = self._device()
+        if self._fresh:
+            self.reset_parameters(seed)
+        self._fresh = False
         self.init_codebooks(x.to(device), batch_size)
-        steps = epochs * -(-int(x.shape[0] * (1 - val_fraction)) // batch_size)
+        per_epoch = -(-int(x.shape[0] * (1 - val_fraction)) // batch_size)
         system = RQVAESystem(
             model=asdict(self.config),
             lr=lr,
             weight_decay=weight_decay,
-            max_steps=steps,
+            max_steps=epochs * per_epoch,
+            warmup_steps=int(warmup_epochs * per_epoch),
+            lr_schedule=lr_schedule,
+            lr_step_size=int((lr_step_size or max(epochs / 3, 1)) * per_epoch),
+            lr_gamma=lr_gamma,
             module=self,
         )
         data = VectorDataModule(x, batch_size=batch_size, val_fraction=val_fraction, seed=seed)
@@ -226,9 +279,29 @@ class RQVAE(nn.Module):
         options.update(trainer_options)
         L.Trainer(**options).fit(system, datamodule=data)
         self.to(device)
+        self.eval()
+        self.history_ = {k: list(v) for k, v in system.history.items()}
         self.metrics_ = self.evaluate(x)
         log.info("RQVAE fit: %s", self.metrics_)
         return self
+
+    @torch.no_grad()
+    def reset_parameters(self, seed: int) -> None:
+        """Re-draw the encoder and decoder weights from ``seed`` (CPU generator: the same draw
+        on every device) and mark the codebooks for k-means initialisation."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            fresh = RQVAE(device="cpu", **asdict(self.config))
+        self.encoder.load_state_dict(fresh.encoder.state_dict())
+        self.decoder.load_state_dict(fresh.decoder.state_dict())
+
+    @classmethod
+    def from_rqkmeans(cls, rq, layers: list[int] | None = None, **options) -> RQVAE:
+        """RQ-KMeans+: an RQ-VAE that starts exactly at ``rq``'s reconstruction
+        (`polytok.sid.rqkmeans_plus.rqkmeans_plus`)."""
+        from polytok.sid.rqkmeans_plus import rqkmeans_plus
+
+        return rqkmeans_plus(rq, layers=layers, **options)
 
     @torch.no_grad()
     def evaluate(self, X) -> dict:
@@ -255,7 +328,7 @@ class RQVAE(nn.Module):
         x = as_matrix(X, dim=self.config.in_dim).to(self._device())
         was_training = self.training
         self.eval()
-        codes = torch.cat([self.rvq(self.encoder(c)).codes for c in x.split(65536)])
+        codes = torch.cat([self.rvq(self.latent(c)).codes for c in x.split(65536)])
         self.train(was_training)
         return like_input(codes, X)
 
@@ -271,7 +344,7 @@ class RQVAE(nn.Module):
                 )
         was_training = self.training
         self.eval()
-        x_hat = self.decoder(self.rvq.decode(c))
+        x_hat = self.reconstruct(self.rvq.decode(c))
         self.train(was_training)
         return like_input(x_hat, codes)
 
@@ -306,4 +379,5 @@ class RQVAE(nn.Module):
             raise ValueError(f"{str(directory)!r}: invalid config.json ({err})") from err
         check_state(model, tensors, directory)
         model.metrics_ = header.get("metrics", {})
+        model._fresh = False
         return model.to(device)

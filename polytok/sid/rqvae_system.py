@@ -20,6 +20,8 @@ from polytok.sid.rqvae import RQVAE
 from polytok.systems.checkpoint import WeightsOnlyLoad
 from polytok.systems.optim import SCHEDULES, ScheduledAdamW
 
+HISTORY_KEYS = ("loss", "recon_loss", "quant_loss", "lr")
+
 
 def trainer_device(device: torch.device) -> tuple[str, Any]:
     """Lightning ``(accelerator, devices)`` for a torch device."""
@@ -76,8 +78,10 @@ class RQVAESystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
         warmup_steps: linear warmup steps.
         max_steps: schedule length.
         min_lr_ratio: final learning rate / peak.
-        lr_schedule: "cosine", "golden" or "constant".
+        lr_schedule: "cosine", "golden", "constant" or "step".
         grad_clip: max global gradient norm; 0 = off.
+        lr_step_size: steps per decay of the "step" schedule (None: a third of the run).
+        lr_gamma: decay factor of the "step" schedule.
         module: train this existing `RQVAE` instead of a new one (not a hyperparameter).
     """
 
@@ -92,6 +96,8 @@ class RQVAESystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
         min_lr_ratio: float = 0.1,
         lr_schedule: str = "cosine",
         grad_clip: float = 1.0,
+        lr_step_size: int | None = None,
+        lr_gamma: float = 0.5,
         module: RQVAE | None = None,
     ) -> None:
         super().__init__()
@@ -105,6 +111,8 @@ class RQVAESystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
             raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {lr_schedule!r}")
         self.save_hyperparameters(ignore=["module"])
         self.model = module if module is not None else RQVAE(**model)
+        self.history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
+        self._epoch_sums: Tensor | None = None  # running (loss, recon, quant, batches) on device
 
     def _step(self, batch, stage: str) -> Tensor:
         (x,) = batch
@@ -116,6 +124,9 @@ class RQVAESystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
         self.log(f"{stage}/quant_loss", out.quant_loss, batch_size=size, on_step=on_step)
         self.log(f"{stage}/code_usage", out.usage.mean(), batch_size=size, on_step=on_step)
         if on_step:  # per-level figures at validation only: each log call costs ~2 ms on CPU
+            sums = torch.stack([out.loss.detach(), out.recon_loss.detach(), out.quant_loss.detach(),
+                                out.loss.new_ones(())])  # fmt: skip
+            self._epoch_sums = sums if self._epoch_sums is None else self._epoch_sums + sums
             return out.loss
         for i in range(out.usage.shape[0]):
             self.log(f"{stage}/usage_l{i}", out.usage[i], batch_size=size, on_step=on_step)
@@ -129,6 +140,16 @@ class RQVAESystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
         data = self.trainer.datamodule
         if isinstance(data, VectorDataModule) and not self.model.is_fitted:
             self.model.init_codebooks(data.train_x.to(self.device), data.batch_size)
+
+    def on_train_epoch_end(self) -> None:
+        """Append the epoch's mean losses and the current learning rate to ``history``."""
+        if self._epoch_sums is None:
+            return
+        loss, recon, quant, batches = self._epoch_sums.tolist()  # one host sync per epoch
+        self._epoch_sums = None
+        lr = self.trainer.optimizers[0].param_groups[0]["lr"] if self.trainer.optimizers else 0.0
+        for key, value in zip(HISTORY_KEYS, (loss / batches, recon / batches, quant / batches, lr)):
+            self.history[key].append(float(value))
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         return self._step(batch, "train")

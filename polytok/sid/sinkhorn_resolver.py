@@ -38,7 +38,7 @@ def last_level(encoder, x: Tensor, codes: Tensor) -> tuple[Tensor, Tensor]:
         was_training = encoder.training
         encoder.eval()
         with torch.no_grad():
-            residual = encoder.encoder(x)
+            residual = encoder.latent(x)
         encoder.train(was_training)
     for level, book in enumerate(books[:-1]):
         residual = residual - book.index_select(0, codes[:, level])

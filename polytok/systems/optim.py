@@ -14,13 +14,23 @@ from collections.abc import Iterable
 import torch
 
 PHI = (1 + 5**0.5) / 2
-SCHEDULES = ("cosine", "golden", "constant")
+SCHEDULES = ("cosine", "golden", "constant", "step")
 
 
 def lr_factor(
-    step: int, schedule: str, warmup_steps: int, max_steps: int, min_lr_ratio: float
+    step: int,
+    schedule: str,
+    warmup_steps: int,
+    max_steps: int,
+    min_lr_ratio: float,
+    step_size: int | None = None,
+    gamma: float = 0.5,
 ) -> float:
-    """Multiplier of the base learning rate at ``step`` (0-based)."""
+    """Multiplier of the base learning rate at ``step`` (0-based).
+
+    "step" multiplies the rate by ``gamma`` every ``step_size`` steps after the warm-up
+    (default ``step_size``: a third of the steps after warm-up).
+    """
     if schedule == "golden":
         # phi^(-step / warmup): the rate falls by 1/phi every `warmup_steps`, floored.
         return max(PHI ** (-step / max(warmup_steps, 1)), min_lr_ratio)
@@ -28,6 +38,9 @@ def lr_factor(
         return (step + 1) / warmup_steps
     if schedule == "constant":
         return 1.0
+    if schedule == "step":
+        size = step_size or max((max_steps - warmup_steps) // 3, 1)
+        return gamma ** ((step - warmup_steps) // size)
     progress = min((step - warmup_steps) / max(max_steps - warmup_steps, 1), 1.0)
     return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
@@ -57,7 +70,15 @@ class ScheduledAdamW:
         )
 
         def factor(step: int) -> float:
-            return lr_factor(step, hp.lr_schedule, hp.warmup_steps, hp.max_steps, hp.min_lr_ratio)
+            return lr_factor(
+                step,
+                hp.lr_schedule,
+                hp.warmup_steps,
+                hp.max_steps,
+                hp.min_lr_ratio,
+                hp.get("lr_step_size"),
+                hp.get("lr_gamma", 0.5),
+            )
 
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {
