@@ -11,6 +11,7 @@ from polytok.tokenizers.base import _resolve
 TRAIN_TASKS: dict[str, str] = {
     "lm": "polytok.tasks.lm:train",
     "rqvae": "polytok.sid.task:train",
+    "sid_text": "polytok.tasks.sid_text:train",
     "gpt2_base": "polytok.tasks.hf_base:train",
     "glyph_adapt": "polytok.tasks.glyph_adapt:train",
     "cross_encoder": "polytok.tasks.compress:train",
