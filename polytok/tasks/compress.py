@@ -43,9 +43,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     datamodule.setup("fit")
     out = output_dir(cfg)
     trainer = make_trainer(cfg)
-    start, load = time.perf_counter(), os.getloadavg()
+    start, cpu, load = time.perf_counter(), time.process_time(), os.getloadavg()
     trainer.fit(system, datamodule=datamodule)
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
     best = _best_state(trainer)
     if best is not None:  # the checkpoint with the best val/recall
         system.load_state_dict(best)
@@ -57,6 +57,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         "val/recall_best": float(best_score) if best_score is not None else None,
         "steps": int(trainer.global_step),
         "wall_s": round(wall, 1),
+        "cpu_s": round(cpu, 1),  # all threads: on a quiet machine, wall ~ cpu_s / threads
         "torch_threads": torch.get_num_threads(),
         "load_avg_start": [round(x, 2) for x in load],
         "load_avg_end": [round(x, 2) for x in os.getloadavg()],
