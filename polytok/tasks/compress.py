@@ -76,6 +76,7 @@ LABELS = {
     "achieved": "achieved ratio",
     "within_2pct": "within 2 pts",
     "over_budget": "over budget",
+    "seconds_per_3k_tokens": "wall s / 3k tok",
     "cpu_seconds_per_3k_tokens": "CPU s / 3k tok",
 }
 
