@@ -35,7 +35,7 @@ _EXPORTS: dict[str, str] = {
     "from_pretrained": "polytok.io:from_pretrained",
     # data
     "load_source": "polytok.data:load_source",
-    "TokenStreamDataModule": "polytok.data:TokenStreamDataModule",
+    "TokenStreamDataModule": "polytok.systems:TokenStreamDataModule",
     # count: exact token counts per LLM family, 3-tier cache
     "TokenCounter": "polytok.count:TokenCounter",
     "CountResult": "polytok.count:CountResult",
@@ -70,11 +70,24 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = ["__version__", *_EXPORTS]
 
+# Names that resolve registered types (tokenizer specs and builders, models): `polytok.catalog`
+# is imported first so every built-in type is registered, whichever subsystems were imported.
+_NEEDS_CATALOG = {
+    "build_tokenizer",
+    "tokenizer_from_spec",
+    "load_tokenizer",
+    "build_model",
+    "LanguageModelSystem",
+    "from_pretrained",
+}
+
 
 def __getattr__(name: str) -> Any:
     target = _EXPORTS.get(name)
     if target is None:
         raise AttributeError(f"module 'polytok' has no attribute {name!r}")
+    if name in _NEEDS_CATALOG:
+        importlib.import_module("polytok.catalog")
     module, _, attr = target.partition(":")
     value = getattr(importlib.import_module(module), attr)
     globals()[name] = value

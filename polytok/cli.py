@@ -12,7 +12,8 @@ import logging
 import sys
 
 SUBSYSTEM_CLIS = [
-    "polytok.count.cli",  # count, models, serve
+    "polytok.count.cli",  # count, models
+    "polytok.service",  # serve
     "polytok.compress.cli",  # compress
     "polytok.sid.cli",  # sid fit / sid encode
     "polytok.glyph.cli",  # tape build / tape show

@@ -3,7 +3,8 @@
 A directory holds ``config.json`` (format, version, the registered model name and its config
 dataclass), ``model.safetensors`` (``safetensors.torch.save_model``, which handles tied weights)
 and ``tokenizer/``. Loading reads local files only, strictly, and resolves the class through the
-explicit registry `polytok.models.MODELS`: nothing in a file can name code to run.
+registry `polytok.models.MODELS` (every built-in model registered by `polytok.catalog`): nothing in
+a file can name code to run.
 """
 
 from __future__ import annotations
@@ -17,7 +18,11 @@ from typing import Any, NamedTuple
 import torch
 from torch import nn
 
+import polytok.catalog  # noqa: F401  (registers every built-in model and tokenizer type)
 from polytok.atomic import atomic_directory
+from polytok.generation import SamplingConfig, generate
+from polytok.models.registry import build_config, model_class, registered_name
+from polytok.tokenizers import load_tokenizer, save_tokenizer
 
 FORMAT = "polytok-lm"
 FORMAT_VERSION = 1
@@ -31,26 +36,11 @@ class PretrainedLM(NamedTuple):
 
     def generate(self, prompt: str, max_new_tokens: int = 100, seed: int = 0, **sampling) -> str:
         """Continue ``prompt``; ``sampling`` are `polytok.generation.SamplingConfig` fields."""
-        from polytok.generation import SamplingConfig, generate
-
         ids = self.tokenizer.encode(prompt) or [self.tokenizer.eos_id or 0]
         device = next(self.model.parameters()).device
         x = torch.tensor([ids], dtype=torch.long, device=device)
         out = generate(self.model, x, max_new_tokens, SamplingConfig(**sampling), seed=seed)
         return self.tokenizer.decode(out[0, len(ids) :].tolist())
-
-
-def _registered_name(model: nn.Module) -> str:
-    from polytok.models import MODELS
-
-    path = f"{type(model).__module__}:{type(model).__qualname__}"
-    for name, target in MODELS.items():
-        if target == path:
-            return name
-    raise ValueError(
-        f"{type(model).__name__} is not in polytok.models.MODELS ({sorted(MODELS)}); "
-        "register it there to save it with save_pretrained"
-    )
 
 
 def save_pretrained(
@@ -71,10 +61,8 @@ def save_pretrained(
     """
     from safetensors.torch import save_model
 
-    from polytok.tokenizers import save_tokenizer
-
     directory = Path(directory)
-    name = _registered_name(model)
+    name = registered_name(model)
     config = dataclasses.asdict(model.config)
     if "pretrained" in config:
         config["pretrained"] = None  # weights live in model.safetensors, not the source dir
@@ -91,14 +79,11 @@ def from_pretrained(
     directory: str | os.PathLike, device: str | torch.device = "cpu"
 ) -> PretrainedLM:
     """Load a directory written by `save_pretrained` (local files only, strict), or a glyph
-    adaptation's adapter or merged directory (`polytok.models.glyph_save`)."""
+    adaptation's adapter or merged directory (`polytok.glyph.adapted_save`)."""
     from safetensors.torch import load_model
 
-    from polytok.models import build_config, model_class
-    from polytok.tokenizers import load_tokenizer
-
     directory = Path(directory)
-    from polytok.models.glyph_save import load_glyph_pretrained
+    from polytok.glyph.adapted_save import load_glyph_pretrained
 
     glyph = load_glyph_pretrained(directory)  # glyph adapter / merged Hugging Face directories
     if glyph is not None:

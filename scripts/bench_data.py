@@ -16,7 +16,8 @@ import time
 
 import torch
 
-from polytok.data import SPLITS, TokenStreamDataModule, load_source
+from polytok.data import SPLITS, load_source
+from polytok.systems import TokenStreamDataModule
 from polytok.tokenizers import CharTokenizer, get_tokenizer
 
 TARGET_SPEEDUP = 100.0

@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 
 from polytok.glyph.build import TapeBuildConfig, build_tape
-from polytok.glyph.efficiency import encode_speed, load_held_out, measure
+from polytok.glyph.efficiency import encode_speed, measure
 from polytok.glyph.hybrid import HybridTokenizer
+from polytok.tasks.context_efficiency import load_held_out
 
 TARGETS = {"dialog": 0.15, "shakespeare": 0.25}
 

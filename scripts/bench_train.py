@@ -20,9 +20,9 @@ import torch
 import torch.nn.functional as F
 from hydra import compose, initialize_config_dir
 
-from polytok.data import TokenStreamDataModule, load_source
+from polytok.data import load_source
 from polytok.run import to_dict
-from polytok.systems import LanguageModelSystem
+from polytok.systems import LanguageModelSystem, TokenStreamDataModule
 from polytok.tokenizers import build_tokenizer
 
 

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 from hydra import compose, initialize_config_dir
 
-from polytok.data import TokenStreamDataModule, load_source
+from polytok.data import load_source
 from polytok.run import to_dict
+from polytok.systems import TokenStreamDataModule
 from polytok.tokenizers import build_tokenizer
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"

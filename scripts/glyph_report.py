@@ -9,7 +9,7 @@ import argparse
 import json
 from pathlib import Path
 
-from polytok.glyph.experiment import write_plots, write_report
+from polytok.tasks.context_efficiency import write_plots, write_report
 
 
 def main() -> int:

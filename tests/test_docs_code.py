@@ -60,10 +60,11 @@ def tiny_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_glyph_run(tmp_path_factory) -> Path:
     """A glyph-adapted tiny GPT-2 saved as ``merged/`` (what ``experiment=glyph_adapt`` writes)."""
+    from polytok.models.glyph_save import save_merged
+
     from polytok.embed import StaticEmbedder
     from polytok.glyph.build import TapeBuildConfig, build_tape
     from polytok.glyph.hybrid import HybridTokenizer
-    from polytok.models.glyph_save import save_merged
     from polytok.models.gpt2 import GPT2LM, GPT2LMConfig
     from polytok.models.hf_export import export_hf
     from polytok.systems import LanguageModelSystem

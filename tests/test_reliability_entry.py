@@ -9,6 +9,7 @@ import sys
 
 import pytest
 import torch
+from polytok.sid.rqvae_system import RQVAESystem
 from test_run import SMALL, make_cfg
 
 import polytok
@@ -17,7 +18,6 @@ from polytok.io import save_pretrained
 from polytok.models import build_model
 from polytok.poly import PolyTokenizer
 from polytok.run import evaluate, train
-from polytok.sid.rqvae_system import RQVAESystem
 from polytok.systems import LanguageModelSystem
 from polytok.tokenizers import load_tokenizer, save_tokenizer, tokenizer_from_spec
 

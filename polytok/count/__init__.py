@@ -1,5 +1,5 @@
 """Token counting for every LLM family: exact offline where possible, declared approximations
-elsewhere, a three-tier cache (memory, SQLite, Redis) and a REST service (`polytok.count.service`).
+elsewhere, a three-tier cache (memory, SQLite, Redis) and REST routes (`polytok.count.routes`, served by `polytok.service`).
 
 Importing this package imports neither torch, lightning, hydra nor FastAPI.
 """

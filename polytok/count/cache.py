@@ -19,8 +19,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+from polytok.count.tier_stats import TierStats
 
 # Measured break-evens (scripts/bench_count.py, "Cache break-even"): the shortest text for which,
 # at a 50% hit rate, a hit saves more than a miss adds. L1 costs a string hash and a dict lookup;
@@ -79,29 +81,6 @@ class CacheConfig:
                 f"min_cache_chars and min_remote_chars must be >= 0, got {self.min_cache_chars} "
                 f"and {self.min_remote_chars}"
             )
-
-
-@dataclass
-class TierStats:
-    """Counters of one tier (thread-safe through the tier's lock or the GIL's atomic adds)."""
-
-    hits: int = 0
-    misses: int = 0
-    errors: int = 0
-    writes: int = 0
-    get_seconds: float = field(default=0.0, repr=False)
-
-    def as_dict(self, size: int | None) -> dict[str, Any]:
-        lookups = self.hits + self.misses
-        return {
-            "hits": self.hits,
-            "misses": self.misses,
-            "hit_rate": self.hits / lookups if lookups else 0.0,
-            "size": size,
-            "errors": self.errors,
-            "writes": self.writes,
-            "mean_latency_us": 1e6 * self.get_seconds / lookups if lookups else 0.0,
-        }
 
 
 class MemoryTier:

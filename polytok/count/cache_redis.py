@@ -19,7 +19,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from polytok.count.cache import TierStats
+from polytok.count.tier_stats import TierStats
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")

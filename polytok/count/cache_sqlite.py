@@ -23,7 +23,7 @@ import time
 import weakref
 from collections.abc import Sequence
 
-from polytok.count.cache import TierStats
+from polytok.count.tier_stats import TierStats
 
 logger = logging.getLogger(__name__)
 

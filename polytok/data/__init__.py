@@ -1,25 +1,12 @@
-"""Text corpora and token streams.
+"""Text corpora: `load_source` turns a small spec into a `TextSource` (documents per split).
 
-``import polytok.data`` stays light: `TokenStreamDataModule` (which needs lightning) is imported
-on first access through the module ``__getattr__``.
+No torch, lightning or hydra here; the token streams built on these corpora for training
+(`TokenStreamDataModule`) are in `polytok.systems`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from polytok.data.sources import TextSource, load_source
 from polytok.data.splits import SPLITS
 
-if TYPE_CHECKING:
-    from polytok.data.token_stream import TokenStreamDataModule
-
-__all__ = ["SPLITS", "TextSource", "TokenStreamDataModule", "load_source"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "TokenStreamDataModule":
-        from polytok.data.token_stream import TokenStreamDataModule
-
-        return TokenStreamDataModule
-    raise AttributeError(f"module 'polytok.data' has no attribute {name!r}")
+__all__ = ["SPLITS", "TextSource", "load_source"]

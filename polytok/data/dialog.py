@@ -17,8 +17,8 @@ from typing import Any
 import yaml
 
 from polytok.assets import named_asset_dir
-from polytok.data.sources import TextSource, check_keys
 from polytok.data.splits import SPLITS, assign_by_hash
+from polytok.data.text_source import TextSource, check_keys
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

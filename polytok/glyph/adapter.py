@@ -17,6 +17,7 @@ import torch
 
 from polytok.glyph.tape import MARKERS
 from polytok.models.gpt2 import GPT2LM, GPT2LMConfig
+from polytok.models.registry import build_config, register_model
 
 INITS = ("mean", "random")
 
@@ -48,6 +49,7 @@ class GlyphGPT2Config(GPT2LMConfig):
             )
 
 
+@register_model("glyph_gpt2")
 class GlyphGPT2(GPT2LM):
     """GPT-2 over hybrid ids: ``forward(input_ids (B, T)) -> LMOutput`` with logits (B, T, V).
 
@@ -67,8 +69,6 @@ class GlyphGPT2(GPT2LM):
         Raises:
             TypeError: the tokenizer is not a hybrid tokenizer (no tape).
         """
-        from polytok.models import build_config
-
         if not hasattr(tokenizer, "tape") or not hasattr(tokenizer, "expand"):
             raise TypeError(
                 f"glyph_gpt2 needs a HybridTokenizer (tokenizer: {{type: hybrid, ...}}), got "

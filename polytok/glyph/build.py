@@ -97,13 +97,13 @@ def torch_threads(n: int) -> Iterator[None]:
 def mine_families(
     sentences: Sequence[str], num_families: int, embedder, seed: int = 0
 ) -> list[tuple[str, np.ndarray, int]]:
-    """Cluster sentences by embedding (k-means, `polytok.sid.kmeans`) into lossy families.
+    """Cluster sentences by embedding (k-means, `polytok.nn.kmeans`) into lossy families.
 
     Returns:
         ``[(representative, centroid (D,) unit vector, size)]``; the representative is the
         member closest to the centroid. Empty when there are fewer than 2 distinct sentences.
     """
-    from polytok.sid.kmeans import kmeans
+    from polytok.nn.kmeans import kmeans
 
     distinct = sorted(set(sentences))
     if len(distinct) < 2 or num_families == 0:

@@ -42,27 +42,6 @@ def novel_lines(train_docs: Sequence[str], docs: Sequence[str]) -> list[str]:
     return [line for doc in docs for line in doc.split("\n") if line and line not in seen]
 
 
-def load_held_out(name: str) -> HeldOut:
-    """``"dialog"`` (English dialogs, novel lines) or ``"shakespeare"`` (whole held-out plays)."""
-    from polytok.data import load_source
-
-    if name == "dialog":
-        source = load_source({"name": "dialog", "language": "english"})
-        train = list(source.documents("train"))
-        val = novel_lines(train, source.documents("val"))
-        return HeldOut(name, train, val, novel_lines(train, source.documents("test")), "line")
-    if name == "shakespeare":
-        source = load_source({"name": "shakespeare"})
-        return HeldOut(
-            name,
-            list(source.documents("train")),
-            list(source.documents("val")),
-            list(source.documents("test")),
-            "document",
-        )
-    raise ValueError(f"unknown held-out corpus {name!r}; expected 'dialog' or 'shakespeare'")
-
-
 def measure(
     data: HeldOut,
     tape_path: str | Path,

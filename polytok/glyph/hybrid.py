@@ -24,6 +24,8 @@ import numpy as np
 from polytok.glyph.build import split_sentences
 from polytok.glyph.matcher import GlyphMatcher
 from polytok.glyph.tape import MARKERS, GlyphTape
+from polytok.tokenizers.base import register_spec_type
+from polytok.tokenizers.factory import register_builder
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +83,7 @@ class HybridEncoding:
     lossy: bool = False
 
 
+@register_spec_type("hybrid")
 class HybridTokenizer:
     """A `TextTokenizer` over a base tiktoken encoding extended by a glyph tape.
 
@@ -465,3 +468,21 @@ class HybridTokenizer:
             f"HybridTokenizer(base={self.base.name!r}, tape={str(self.tape.path)!r}, "
             f"mode={self.mode!r}, glyphs={len(self.glyphs)}, vocab_size={self.vocab_size})"
         )
+
+
+@register_builder(
+    "hybrid",
+    {
+        "base": "cl100k_base",
+        "tape": None,
+        "glyphs": 4096,
+        "unit": "document",
+        "families": 0,
+        "mode": "lossless",
+        "similarity_threshold": 0.75,
+        "version": None,
+    },
+)
+def _build_hybrid(options: dict[str, Any], texts: Any) -> HybridTokenizer:
+    """Loads the tape, or mines one on ``texts`` when the file is missing."""
+    return HybridTokenizer.from_config(options, texts)

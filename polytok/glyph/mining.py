@@ -94,6 +94,75 @@ def _delete_sorted(seq: np.ndarray, drop: np.ndarray) -> np.ndarray:
     return np.concatenate([seq[s:e] for s, e in zip(starts, ends)])
 
 
+class _PairCounts:
+    """Adjacent-pair counts with a lazy max-heap: stale heap entries are skipped on pop."""
+
+    def __init__(self, seq: np.ndarray) -> None:
+        uniq, cnt = np.unique(_pair_codes(seq, np.arange(len(seq) - 1)), return_counts=True)
+        self.counts: dict[int, int] = dict(zip(uniq.tolist(), cnt.tolist()))
+        self.heap = [(-c, k) for k, c in self.counts.items()]
+        heapq.heapify(self.heap)
+        self.banned: set[int] = set()  # pairs never to merge (too long)
+
+    def pop_best(self) -> tuple[int, int] | None:
+        """(pair code, count) of the most frequent pair, or None when no pair is left."""
+        while self.heap:
+            neg, code = heapq.heappop(self.heap)
+            if self.counts.get(code, 0) == -neg and code not in self.banned:
+                return code, -neg
+        return None
+
+    def update(self, removed: np.ndarray, added: np.ndarray) -> None:
+        """Subtract the pair codes ``removed`` and add ``added`` (with repeats)."""
+        changed: set[int] = set()
+        old_u, old_c = np.unique(removed, return_counts=True)
+        for k, c in zip(old_u.tolist(), old_c.tolist()):
+            left = self.counts[k] - c
+            if left:
+                self.counts[k] = left
+            else:
+                del self.counts[k]
+            changed.add(k)
+        add_u, add_c = np.unique(added, return_counts=True)
+        for k, c in zip(add_u.tolist(), add_c.tolist()):
+            self.counts[k] = self.counts.get(k, 0) + c
+            changed.add(k)
+        for k in changed:
+            if k in self.counts:
+                heapq.heappush(self.heap, (-self.counts[k], k))
+
+
+def _merge_pair(
+    seq: np.ndarray, a: int, b: int, new_id: int
+) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
+    """Replace every (non-overlapping) ``a b`` by ``new_id``.
+
+    Returns:
+        (new sequence, occurrences merged, codes of the pairs that disappeared, codes of the
+        pairs that appeared).
+    """
+    idx = np.flatnonzero(seq[:-1] == a)  # one full pass, then check b on the few hits
+    idx = idx[seq[idx + 1] == b]
+    if a == b:
+        idx = _non_overlapping(idx)
+    # Every pair touching a merged position, in the old sequence.
+    removed = _pair_codes(seq, np.unique(np.concatenate([idx - 1, idx, idx + 1])))
+    seq[idx] = new_id
+    seq = _delete_sorted(seq, idx + 1)
+    new_pos = idx - np.arange(len(idx))  # positions of the merged tokens after deletion
+    added = _pair_codes(seq, np.unique(np.concatenate([new_pos - 1, new_pos])))
+    return seq, len(idx), removed, added
+
+
+def _check_mining(num_glyphs: int, first_id: int, min_count: int) -> None:
+    if num_glyphs < 0:
+        raise ValueError(f"num_glyphs must be >= 0, got {num_glyphs}")
+    if min_count < 1:
+        raise ValueError(f"min_count must be >= 1, got {min_count}")
+    if first_id + num_glyphs >= 2**21:
+        raise ValueError(f"ids up to {first_id + num_glyphs} exceed the 2**21 id range")
+
+
 def mine_merges(
     sequences: Iterable[Sequence[int]] | np.ndarray,
     num_glyphs: int,
@@ -117,72 +186,36 @@ def mine_merges(
         The merges in order, with counts. Complexity: O(merges * N) vectorised scan plus
         O(changed pairs) dict/heap work per merge.
     """
-    if num_glyphs < 0:
-        raise ValueError(f"num_glyphs must be >= 0, got {num_glyphs}")
-    if min_count < 1:
-        raise ValueError(f"min_count must be >= 1, got {min_count}")
-    if first_id + num_glyphs >= 2**21:
-        raise ValueError(f"ids up to {first_id + num_glyphs} exceed the 2**21 id range")
+    _check_mining(num_glyphs, first_id, min_count)
     seq = sequences if isinstance(sequences, np.ndarray) else flatten(sequences)
     seq = seq.astype(np.int32, copy=True)  # int32 halves the memory traffic of each scan
     base_tokens = int((seq >= 0).sum())
-    codes = _pair_codes(seq, np.arange(len(seq) - 1))
-    uniq, cnt = np.unique(codes, return_counts=True)
-    counts: dict[int, int] = dict(zip(uniq.tolist(), cnt.tolist()))
-    heap = [(-c, k) for k, c in counts.items()]
-    heapq.heapify(heap)
-    lengths: dict[int, int] = {}
+    pairs = _PairCounts(seq)
     expansion: dict[int, tuple[int, ...]] = {}
     mask = np.int64((1 << 21) - 1)
     glyphs: list[MinedGlyph] = []
-    banned: set[int] = set()
-
-    def expand(i: int) -> tuple[int, ...]:
-        return expansion.get(i, (i,))
-
-    while len(glyphs) < num_glyphs and heap:
-        neg, code = heapq.heappop(heap)
-        if counts.get(code, 0) != -neg or code in banned:
-            continue  # stale heap entry
-        if -neg < min_count:
+    while len(glyphs) < num_glyphs and (best := pairs.pop_best()) is not None:
+        code, count = best
+        if count < min_count:
             break
         a, b = int(code >> _SHIFT), int(code & mask)
-        if lengths.get(a, 1) + lengths.get(b, 1) > max_length:
-            banned.add(code)  # too long: never merge (its counts stay exact for neighbours)
+        phrase = expansion.get(a, (a,)) + expansion.get(b, (b,))
+        if len(phrase) > max_length:
+            pairs.banned.add(code)  # too long: never merge (its counts stay exact for neighbours)
             continue
-        idx = np.flatnonzero(seq[:-1] == a)  # one full pass, then check b on the few hits
-        idx = idx[seq[idx + 1] == b]
-        if a == b:
-            idx = _non_overlapping(idx)
         new_id = first_id + len(glyphs)
-        # Subtract every pair touching a merged position, in the old sequence.
-        touched = np.unique(np.concatenate([idx - 1, idx, idx + 1]))
-        old_u, old_c = np.unique(_pair_codes(seq, touched), return_counts=True)
-        # Merge: write the new id at idx, delete idx + 1.
-        seq[idx] = new_id
-        seq = _delete_sorted(seq, idx + 1)
-        new_pos = idx - np.arange(len(idx))  # positions of the merged tokens after deletion
-        touched = np.unique(np.concatenate([new_pos - 1, new_pos]))
-        add_u, add_c = np.unique(_pair_codes(seq, touched), return_counts=True)
-        changed: set[int] = set()
-        for k, c in zip(old_u.tolist(), old_c.tolist()):
-            left = counts[k] - c
-            if left:
-                counts[k] = left
-            else:
-                del counts[k]
-            changed.add(k)
-        for k, c in zip(add_u.tolist(), add_c.tolist()):
-            counts[k] = counts.get(k, 0) + c
-            changed.add(k)
-        for k in changed:
-            if k in counts:
-                heapq.heappush(heap, (-counts[k], k))
-        expansion[new_id] = expand(a) + expand(b)
-        lengths[new_id] = len(expansion[new_id])
-        glyphs.append(MinedGlyph(len(glyphs), a, b, expansion[new_id], len(idx)))
+        seq, merged, removed, added = _merge_pair(seq, a, b, new_id)
+        pairs.update(removed, added)
+        expansion[new_id] = phrase
+        glyphs.append(MinedGlyph(len(glyphs), a, b, phrase, merged))
         if progress is not None:
             progress(len(glyphs))
+    return _result(glyphs, seq, first_id, base_tokens)
+
+
+def _result(
+    glyphs: list[MinedGlyph], seq: np.ndarray, first_id: int, base_tokens: int
+) -> MiningResult:
     final = np.bincount(seq[seq >= first_id] - first_id, minlength=len(glyphs))
     merged_tokens = int((seq >= 0).sum())
     logger.info(

@@ -6,6 +6,9 @@ from typing import NamedTuple
 
 import torch
 
+# Targets with this id are left out of the loss (padded windows; F.cross_entropy's default).
+IGNORE_INDEX = -100
+
 
 class LMOutput(NamedTuple):
     """What a causal LM's ``forward(input_ids)`` returns (fields never depend on flags).

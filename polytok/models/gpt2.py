@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from polytok.models.base import LMOutput
+from polytok.models.registry import build_config, register_model
 
 
 @dataclass
@@ -47,6 +48,7 @@ class GPT2LMConfig:
             )
 
 
+@register_model("gpt2")
 class GPT2LM(nn.Module):
     """GPT-2 language model; ``forward(input_ids (B, T)) -> LMOutput`` with logits (B, T, V)."""
 
@@ -90,8 +92,6 @@ class GPT2LM(nn.Module):
 
     @classmethod
     def from_tokenizer(cls, options: dict[str, Any], tokenizer: Any) -> GPT2LM:
-        from polytok.models import build_config
-
         return cls(build_config(cls, {**options, "vocab_size": tokenizer.vocab_size}))
 
     def forward(self, input_ids: torch.Tensor) -> LMOutput:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from polytok.models.base import LMOutput
+from polytok.models.registry import build_config, register_model
 
 _HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
@@ -129,6 +130,7 @@ def check_vocab_fits(tokenizer_vocab: int, model_rows: int, directory: str | os.
         )
 
 
+@register_model("hf_causal_lm")
 class HFCausalLM(nn.Module):
     """A transformers causal LM; ``forward(input_ids (B, T)) -> LMOutput`` with logits (B, T, V)."""
 
@@ -145,8 +147,6 @@ class HFCausalLM(nn.Module):
 
     @classmethod
     def from_tokenizer(cls, options: dict[str, Any], tokenizer: Any) -> HFCausalLM:
-        from polytok.models import build_config
-
         return cls(build_config(cls, {**options, "vocab_size": tokenizer.vocab_size}))
 
     def forward(self, input_ids: torch.Tensor) -> LMOutput:

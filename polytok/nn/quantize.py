@@ -1,4 +1,4 @@
-"""Vector quantizers: `VectorQuantizer` and `ResidualVQ`, plus Sinkhorn balancing.
+"""Vector quantizers: `VectorQuantizer` and `ResidualVQ`.
 
 VQ-VAE (van den Oord et al., 2017, eq. 3): ``z_q = e_k`` with ``k = argmin_j ||z - e_j||``, the
 straight-through estimator ``z + sg(z_q - z)``, codebook loss ``||sg(z) - e||^2`` and commitment
@@ -31,6 +31,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from polytok.nn import distributed
+from polytok.nn.kmeans import kmeans
+from polytok.nn.sinkhorn import sinkhorn_prices
 
 USAGE_DECAY = 0.99  # decay of the usage statistics when the codebook is trained by gradients
 
@@ -62,50 +64,6 @@ class RVQOutput(NamedTuple):
     loss: Tensor
     perplexity: Tensor
     usage: Tensor
-
-
-def sinkhorn_prices(
-    cost: Tensor, epsilon: float | Tensor, n_iter: int, prices: Tensor | None = None
-) -> tuple[Tensor, Tensor]:
-    """Balanced assignment by Sinkhorn-Knopp scaling (Cuturi, 2013, algorithm 1).
-
-    Solves entropic optimal transport from N points (mass 1/N each) to K clusters (mass 1/K
-    each) with kernel ``exp(-cost / epsilon)`` and rounds the plan row-wise. The column scaling
-    ``v`` is returned as prices ``epsilon * log v`` so that the hard assignment is
-    ``argmin_k cost_ik - prices_k``, reusable on new points and as a warm start.
-
-    Args:
-        cost: (N, K) assignment costs (squared distances).
-        epsilon: entropic temperature in cost units (smaller = harder, slower to converge); a
-            0-dim tensor keeps the call free of host syncs.
-        n_iter: scaling iterations.
-        prices: optional (K,) warm start from a previous call with the same ``epsilon``.
-
-    Returns:
-        labels (N,) int64 and prices (K,).
-    """
-    n, k = cost.shape
-    work = cost.float()
-    # Row shifts are absorbed by the row scaling u; they keep exp() away from underflow.
-    kernel = torch.sub(work, work.amin(1, keepdim=True)).mul_(-1.0 / epsilon).exp_()  # (N, K)
-    if prices is None:
-        v = torch.ones(k, dtype=kernel.dtype, device=kernel.device)
-    else:
-        p = prices.float()
-        v = torch.exp((p - p.max()) / epsilon)
-    tiny = torch.finfo(kernel.dtype).tiny
-    for _ in range(n_iter):
-        u = (1.0 / n) / (kernel @ v).clamp_min(tiny)  # (N,)
-        v = (1.0 / k) / (kernel.t() @ u).clamp_min(tiny)  # (K,)
-        v = v / v.max()
-    new_prices = epsilon * torch.log(v.clamp_min(tiny))
-    new_prices = (new_prices - new_prices.mean()).to(cost.dtype)
-    scores = cost - new_prices  # (N, K)
-    if scores.device.type == "cpu" and scores.dtype in (torch.float32, torch.float64):
-        labels = torch.from_numpy(scores.numpy().argmin(1))  # numpy's SIMD argmin: ~3x faster
-    else:
-        labels = scores.argmin(1)
-    return labels, new_prices
 
 
 class VectorQuantizer(nn.Module):
@@ -183,8 +141,6 @@ class VectorQuantizer(nn.Module):
     @torch.no_grad()
     def _init_from(self, flat: Tensor) -> None:
         """k-means on the first batch of every rank, computed on rank 0 and broadcast."""
-        from polytok.sid.kmeans import kmeans
-
         data = distributed.gather_rows(flat.float())  # (sum of ranks' N, D)
         if distributed.rank() == 0:
             if data.shape[0] < self.codebook_size:  # sample with replacement, then jitter

@@ -16,10 +16,9 @@ import torch
 from torch import nn
 
 from polytok.nn.attention import CausalSelfAttention
+from polytok.nn.golden import PHI
 from polytok.nn.rotary import apply_rotary, rotary_frequencies
 from polytok.reso.primes import first_primes
-
-PHI = (1 + math.sqrt(5)) / 2
 
 
 def golden_head_weights(num_heads: int) -> torch.Tensor:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import nn
 
-INV_PHI = 2 / (1 + math.sqrt(5))
+from polytok.nn.golden import INV_PHI
+from polytok.reso.probability import TokenProbability
 
 
 def open_gate_value(tau: float, kappa: float, bias: float) -> float:
@@ -23,7 +23,7 @@ def open_gate_value(tau: float, kappa: float, bias: float) -> float:
     return 1 / (1 + math.exp(-kappa * (c - tau)))
 
 
-class CoherenceGate(nn.Module):
+class CoherenceGate(TokenProbability):
     """x + g(c) u with coherence ``c = sigma(w . LN(u) + b)`` and ``g = sigma(kappa (c - tau))``.
 
     Args:
@@ -37,7 +37,6 @@ class CoherenceGate(nn.Module):
     def __init__(
         self, dim: int, tau: float = INV_PHI, kappa: float = 10.0, bias: float = 4.0
     ) -> None:
-        super().__init__()
         if not 0.0 < tau < 1.0:
             raise ValueError(
                 f"coherence threshold tau must lie in (0, 1) (coherence is a probability), got "
@@ -45,22 +44,13 @@ class CoherenceGate(nn.Module):
             )
         if kappa <= 0:
             raise ValueError(f"gate sharpness kappa must be > 0, got {kappa}")
+        super().__init__(dim, bias)  # w = 0, b = bias: the gate starts open
         self.tau = tau
         self.kappa = kappa
-        self.initial_bias = bias
-        self.norm = nn.LayerNorm(dim)
-        self.score = nn.Linear(dim, 1)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """Open the gate: ``w = 0``, ``b = bias``."""
-        self.norm.reset_parameters()
-        nn.init.zeros_(self.score.weight)
-        nn.init.constant_(self.score.bias, self.initial_bias)
 
     def coherence(self, update: torch.Tensor) -> torch.Tensor:
         """(B, T, D) update -> (B, T, 1) coherence c in (0, 1)."""
-        return torch.sigmoid(self.score(self.norm(update)))
+        return self.probability(update)
 
     def gate(self, update: torch.Tensor) -> torch.Tensor:
         """(B, T, D) update -> (B, T, 1) gate g(c) in (0, 1)."""

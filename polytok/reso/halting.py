@@ -11,10 +11,11 @@ initialisation, most of the mass sits on the last layer and the model behaves li
 from __future__ import annotations
 
 import torch
-from torch import nn
+
+from polytok.reso.probability import TokenProbability
 
 
-class PonderHalting(nn.Module):
+class PonderHalting(TokenProbability):
     """Accumulates layer outputs under learned halting probabilities.
 
     Args:
@@ -24,24 +25,14 @@ class PonderHalting(nn.Module):
     """
 
     def __init__(self, dim: int, num_layers: int, bias: float = -3.0) -> None:
-        super().__init__()
         if num_layers < 1:
             raise ValueError(f"num_layers must be >= 1, got {num_layers}")
+        super().__init__(dim, bias)  # w = 0, b = bias: halting mass starts on the last layer
         self.num_layers = num_layers
-        self.initial_bias = bias
-        self.norm = nn.LayerNorm(dim)
-        self.score = nn.Linear(dim, 1)
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        """``w = 0``, ``b = bias``: halting mass starts on the last layer."""
-        self.norm.reset_parameters()
-        nn.init.zeros_(self.score.weight)
-        nn.init.constant_(self.score.bias, self.initial_bias)
 
     def halting_probability(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, D) layer output -> (B, T, 1) lambda."""
-        return torch.sigmoid(self.score(self.norm(x)))
+        return self.probability(x)
 
     def forward(self, layer_outputs: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
         """Combine the L layer outputs.

@@ -14,19 +14,20 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from polytok.models import build_config
 from polytok.models.base import LMOutput
+from polytok.models.registry import build_config, register_model
 from polytok.nn.mlp import MLP
 from polytok.reso.attention import ResonantAttention
 from polytok.reso.collapse import EntropyCollapse
 from polytok.reso.embedding import PrimeEmbedding
 from polytok.reso.gate import INV_PHI, CoherenceGate
 from polytok.reso.halting import PonderHalting
+from polytok.reso.probability import TokenProbability
 
 
 @dataclass
@@ -62,7 +63,10 @@ class ResoFormerConfig:
     collapse_alpha: float = 0.1  # initial scale of the collapse branch
     codebook_decay: float = 0.99  # EMA decay of the codebook
     dead_code_threshold: float = 1.0  # EMA usage below which a code is restarted
-    tie_weights: bool = True  # output head shares the (effective) embedding table
+    tie_embeddings: bool = True  # output head shares the (effective) embedding table
+
+    # Old option names still read from configs and checkpoints -> their current name.
+    RENAMED: ClassVar[dict[str, str]] = {"tie_weights": "tie_embeddings"}
 
     def __post_init__(self) -> None:
         self.prime_moduli = tuple(int(m) for m in self.prime_moduli)
@@ -167,6 +171,7 @@ class ResoBlock(nn.Module):
         return self.gate(x, update)
 
 
+@register_model("resoformer")
 class ResoFormer(nn.Module):
     """Causal LM over dense token ids with switchable TinyAleph components.
 
@@ -201,7 +206,7 @@ class ResoFormer(nn.Module):
                 dead_code_threshold=c.dead_code_threshold,
             )
         self.norm = nn.LayerNorm(c.dim, bias=c.bias)
-        self.head = None if c.tie_weights else nn.Linear(c.dim, c.vocab_size, bias=False)
+        self.head = None if c.tie_embeddings else nn.Linear(c.dim, c.vocab_size, bias=False)
         self._init_weights()
 
     def _init_weights(self) -> None:
@@ -217,7 +222,7 @@ class ResoFormer(nn.Module):
             if name.endswith("attn.attn.proj.weight") or name.endswith("mlp.proj.weight"):
                 nn.init.normal_(param, mean=0.0, std=0.02 / math.sqrt(2 * self.config.num_layers))
         for module in self.modules():
-            if isinstance(module, (PrimeEmbedding, CoherenceGate, PonderHalting)):
+            if isinstance(module, (PrimeEmbedding, TokenProbability)):
                 module.reset_parameters()
 
     @classmethod

@@ -14,7 +14,8 @@ from typing import Any
 
 import torch
 
-from polytok.tokenizers.base import TextTokenizer, tokenizer_from_spec
+from polytok.tokenizers.base import TextTokenizer, register_spec_type, tokenizer_from_spec
+from polytok.tokenizers.factory import build_tokenizer, register_builder, training_documents
 
 SPECIAL_TOKENS: tuple[str, ...] = ("<pad>", "<unk>", "<bos>", "<eos>")
 """PAD, UNK, BOS, EOS: ids 0..3, primes 2, 3, 5, 7."""
@@ -78,6 +79,7 @@ def token_primes(vocab_size: int) -> torch.Tensor:
     return torch.tensor(first_primes(vocab_size), dtype=torch.long)
 
 
+@register_spec_type("prime")
 class PrimeTokenizer:
     """Wraps any `TextTokenizer` with a bijection between dense ids and primes.
 
@@ -185,8 +187,6 @@ class PrimeTokenizer:
             base: base tokenizer config for `polytok.tokenizers.build_tokenizer`
                 (default ``{"name": "char"}``).
         """
-        from polytok.tokenizers import build_tokenizer
-
         return cls(build_tokenizer(dict(base or {"name": "char"}), texts))
 
     # --- the prime bijection ------------------------------------------------------------------
@@ -224,3 +224,9 @@ class PrimeTokenizer:
 
     def __repr__(self) -> str:
         return f"PrimeTokenizer(base={self.base.name!r}, vocab_size={self.vocab_size})"
+
+
+@register_builder("prime", {"base": {"name": "char"}})
+def _build_prime(options: dict[str, Any], texts: Any) -> PrimeTokenizer:
+    """``{name: prime, base: {...}}``: dense ids <-> primes over any base tokenizer (ResoFormer)."""
+    return PrimeTokenizer.train(training_documents("prime", texts), base=options["base"])

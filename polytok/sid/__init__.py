@@ -1,12 +1,13 @@
 """Semantic IDs: torch k-means, RQ-KMeans, RQ-VAE, collision-free unique IDs.
 
-Importing this package does not import lightning (only `RQVAE.fit` and `rqvae_system` do).
+Nothing here imports lightning: `RQVAE.fit` is a plain PyTorch loop (`polytok.sid.fit`); the
+Hydra task trains with `polytok.systems.rqvae.RQVAESystem`.
 """
 
+from polytok.nn.kmeans import KMeansResult
 from polytok.sid.engine import SemanticIdEngine, item_keys
 from polytok.sid.errors import NotFittedError, ShapeMismatchError
 from polytok.sid.formats import codes_to_ids
-from polytok.sid.kmeans import KMeansResult
 from polytok.sid.metrics import code_metrics, fit_metrics
 from polytok.sid.rqkmeans import RQKMeans, RQKMeansConfig
 from polytok.sid.rqvae import RQVAE, RQVAEConfig, RQVAEOutput

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 import torch
 
+from polytok.sid.engine_io import load_encoder, read_engine, save_engine  # noqa: F401  (load_encoder: re-exported)
 from polytok.sid.formats import Formatter, check_format, codes_to_ids
 from polytok.sid.inputs import as_matrix
 from polytok.sid.sinkhorn_resolver import SinkhornResolver
@@ -26,23 +25,6 @@ class SemanticEncoder(Protocol):
     def encode(self, X): ...
 
     def semantic_id(self, codes, sep: str = "-") -> list[str]: ...
-
-
-def load_encoder(directory: str | os.PathLike, device: str = "cpu"):
-    """Load an `RQKMeans` or `RQVAE` directory, choosing the class from an explicit registry."""
-    from polytok.sid.rqkmeans import RQKMeans
-    from polytok.sid.rqvae import RQVAE
-
-    registry = {"RQKMeans": RQKMeans, "RQVAE": RQVAE}
-    path = Path(directory) / "config.json"
-    name = None
-    if path.is_file():
-        try:
-            name = json.loads(path.read_text()).get("class")
-        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
-            raise ValueError(f"corrupt {path}: {err}; re-save the model") from err
-    cls = registry.get(name, RQKMeans)  # unknown classes fail in RQKMeans.load with a message
-    return cls.load(directory, device=device)
 
 
 def model_fingerprint(encoder: torch.nn.Module) -> str:
@@ -139,8 +121,6 @@ class SemanticIdEngine:
 
         See `polytok.sid.engine_io.save_engine`.
         """
-        from polytok.sid.engine_io import save_engine
-
         save_engine(self, directory)
 
     @classmethod
@@ -151,10 +131,10 @@ class SemanticIdEngine:
         formatter: Formatter | None = None,
         store_path: str | os.PathLike | None = None,
     ) -> SemanticIdEngine:
-        """Read a directory written by `save` (see `polytok.sid.engine_io.load_engine`)."""
-        from polytok.sid.engine_io import load_engine
-
-        return load_engine(directory, device=device, formatter=formatter, store_path=store_path)
+        """Read a directory written by `save` (see `polytok.sid.engine_io.read_engine`)."""
+        return cls(
+            **read_engine(directory, device=device, formatter=formatter, store_path=store_path)
+        )
 
 
 def _device(encoder) -> torch.device:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from polytok.atomic import atomic_directory
 from polytok.sid.formats import Formatter
@@ -21,6 +22,23 @@ from polytok.sid.unique import InMemoryCollisionStore, SQLiteCollisionStore, Uni
 
 FORMAT = "polytok-sid-engine"
 FORMAT_VERSION = 1
+
+
+def load_encoder(directory: str | os.PathLike, device: str = "cpu"):
+    """Load an `RQKMeans` or `RQVAE` directory, choosing the class from an explicit registry."""
+    from polytok.sid.rqkmeans import RQKMeans
+    from polytok.sid.rqvae import RQVAE
+
+    registry = {"RQKMeans": RQKMeans, "RQVAE": RQVAE}
+    path = Path(directory) / "config.json"
+    name = None
+    if path.is_file():
+        try:
+            name = json.loads(path.read_text()).get("class")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as err:
+            raise ValueError(f"corrupt {path}: {err}; re-save the model") from err
+    cls = registry.get(name, RQKMeans)  # unknown classes fail in RQKMeans.load with a message
+    return cls.load(directory, device=device)
 
 
 def _resolver_config(resolver) -> dict:
@@ -108,13 +126,13 @@ def _make_resolver(cfg: dict, directory: Path, store_path) -> UniqueIdResolver |
     return UniqueIdResolver(store, style=cfg["style"], sep=cfg["sep"])
 
 
-def load_engine(
+def read_engine(
     directory: str | os.PathLike,
     device: str = "cpu",
     formatter: Formatter | None = None,
     store_path: str | os.PathLike | None = None,
-):
-    """Read an engine directory.
+) -> dict[str, Any]:
+    """Read an engine directory into the keyword arguments of `SemanticIdEngine`.
 
     Args:
         directory: written by `save_engine`.
@@ -127,8 +145,6 @@ def load_engine(
         FileNotFoundError: no engine directory.
         ValueError: corrupt or foreign files, or a missing ``formatter``.
     """
-    from polytok.sid.engine import SemanticIdEngine, load_encoder
-
     directory = Path(directory)
     config = _read_config(directory)
     if config.get("formatter") == "custom" and formatter is None:
@@ -138,6 +154,10 @@ def load_engine(
         )
     encoder = load_encoder(directory / "encoder", device=device)
     resolver = _make_resolver(config["resolver"], directory, store_path)
-    return SemanticIdEngine(
-        encoder, resolver, sep=config["sep"], fmt=config["fmt"], formatter=formatter
-    )
+    return {
+        "encoder": encoder,
+        "unique_resolver": resolver,
+        "sep": config["sep"],
+        "fmt": config["fmt"],
+        "formatter": formatter,
+    }

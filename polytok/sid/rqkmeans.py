@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from polytok.nn.kmeans import DEFAULT_CHUNK, kmeans, nearest
 from polytok.sid.errors import NotFittedError
 from polytok.sid.formats import Formatter
 from polytok.sid.inputs import as_codes, as_matrix, like_input, semantic_ids
 from polytok.sid.io import check_state, load_model_dir, save_model_dir
-from polytok.sid.kmeans import DEFAULT_CHUNK, kmeans, nearest
 from polytok.sid.metrics import fit_metrics
 
 log = logging.getLogger(__name__)

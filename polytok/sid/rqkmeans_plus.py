@@ -24,10 +24,14 @@ def _last_linear(module: nn.Module) -> nn.Linear:
 
 
 @torch.no_grad()
-def rqkmeans_plus(rq, layers: list[int] | None = None, **options):
+def rqkmeans_plus(cls: type, rq, layers: list[int] | None = None, **options):
     """An `RQVAE` whose output equals ``rq.decode(rq.encode(x))`` before any training.
 
+    Called as ``RQVAE.from_rqkmeans(rq, ...)`` (``cls`` is the class to build, so this module
+    does not import `polytok.sid.rqvae`: no cycle).
+
     Args:
+        cls: `RQVAE` (or a subclass).
         rq: a fitted `RQKMeans` (unbalanced: the VAE's quantizer assigns nearest codewords).
         layers: hidden widths of the correction MLPs (default ``[2 * dim]``).
         **options: other `RQVAEConfig` fields (not ``in_dim``, ``e_dim``, ``num_emb_list``,
@@ -37,14 +41,12 @@ def rqkmeans_plus(rq, layers: list[int] | None = None, **options):
         NotFittedError: ``rq`` is not fitted.
         ValueError: ``rq`` is balanced (its codes use Sinkhorn prices, not nearest codewords).
     """
-    from polytok.sid.rqvae import RQVAE
-
     if not rq.is_fitted:
         raise NotFittedError("RQ-KMeans+ needs a fitted RQKMeans; call rq.fit(X) first")
     if any(bool(p.abs().max() > 0) for p in rq.prices):
         raise ValueError("RQ-KMeans+ needs an unbalanced RQKMeans (balanced=False)")
     dim = rq.codebooks[0].shape[1]
-    model = RQVAE(
+    model = cls(
         in_dim=dim,
         e_dim=dim,
         num_emb_list=list(rq.config.codebook_sizes),

@@ -23,6 +23,7 @@ from polytok.sid.formats import Formatter
 from polytok.sid.inputs import as_codes, as_matrix, like_input, semantic_ids
 from polytok.sid.io import check_state, load_model_dir, save_model_dir
 from polytok.sid.metrics import fit_metrics
+from polytok.sid.rqkmeans_plus import rqkmeans_plus
 
 log = logging.getLogger(__name__)
 
@@ -238,7 +239,7 @@ class RQVAE(nn.Module):
         """
         import lightning as L
 
-        from polytok.sid.rqvae_system import RQVAESystem, VectorDataModule, trainer_device
+        from polytok.systems.rqvae import RQVAESystem, VectorDataModule, trainer_device
 
         x = as_matrix(X, dim=self.config.in_dim)
         if max(self.config.num_emb_list) > x.shape[0]:
@@ -299,9 +300,7 @@ class RQVAE(nn.Module):
     def from_rqkmeans(cls, rq, layers: list[int] | None = None, **options) -> RQVAE:
         """RQ-KMeans+: an RQ-VAE that starts exactly at ``rq``'s reconstruction
         (`polytok.sid.rqkmeans_plus.rqkmeans_plus`)."""
-        from polytok.sid.rqkmeans_plus import rqkmeans_plus
-
-        return rqkmeans_plus(rq, layers=layers, **options)
+        return rqkmeans_plus(cls, rq, layers=layers, **options)
 
     @torch.no_grad()
     def evaluate(self, X) -> dict:

@@ -18,16 +18,15 @@ import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_only
 
+import polytok.catalog  # noqa: F401  (every built-in model and tokenizer type, for any checkpoint)
 from polytok.generation import SamplingConfig, generate
 from polytok.models import build_model
-from polytok.models.base import as_lm_output
+from polytok.models.base import IGNORE_INDEX, as_lm_output
 from polytok.systems.checkpoint import WeightsOnlyLoad
 from polytok.systems.optim import SCHEDULES, ScheduledAdamW
-from polytok.tokenizers.base import tokenizer_from_spec
+from polytok.tokenizers.base import TextTokenizer, tokenizer_from_spec
 
 log = logging.getLogger(__name__)
-
-IGNORE_INDEX = -100  # padded targets (F.cross_entropy's default ignore_index)
 
 
 class LanguageModelSystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
@@ -35,7 +34,9 @@ class LanguageModelSystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
 
     Args:
         model: ``{"name": "gpt2" | "resoformer" | ..., **options}``.
-        tokenizer: the tokenizer spec (``tokenizer.to_spec()``); the vocabulary follows it.
+        tokenizer: the tokenizer, or its spec (``tokenizer.to_spec()``, as a checkpoint holds it);
+            the vocabulary follows it. A tokenizer object is used as is (built once) and its spec
+            is what the hyperparameters record.
         data: the data config, kept so ``eval.py`` can rebuild the same test split.
         lr: peak learning rate. betas: AdamW betas. weight_decay: applied to matrices only.
         warmup_steps: linear warmup (cosine/constant) or the golden decay's time constant.
@@ -48,7 +49,7 @@ class LanguageModelSystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
     def __init__(
         self,
         model: dict[str, Any],
-        tokenizer: dict[str, Any],
+        tokenizer: dict[str, Any] | TextTokenizer,
         data: dict[str, Any] | None = None,
         lr: float = 1e-3,
         betas: tuple[float, float] | list[float] = (0.9, 0.99),
@@ -74,8 +75,10 @@ class LanguageModelSystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
         if not 0.0 <= min_lr_ratio <= 1.0:
             raise ValueError(f"min_lr_ratio must be in [0, 1], got {min_lr_ratio}")
         betas = [float(b) for b in betas]  # a list keeps the checkpoint's hparams primitive
+        built = None if isinstance(tokenizer, dict) else tokenizer
+        tokenizer = tokenizer if built is None else built.to_spec()  # hparams: primitives only
         self.save_hyperparameters()
-        self.tokenizer = tokenizer_from_spec(tokenizer)
+        self.tokenizer = built if built is not None else tokenizer_from_spec(tokenizer)
         self.model = build_model(model, self.tokenizer)
         self._tick: float | None = None
         self._eval_sums: dict[str, torch.Tensor] = {}  # split -> (2,) [sum of ce * n, n] on device

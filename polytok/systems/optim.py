@@ -13,7 +13,8 @@ from collections.abc import Iterable
 
 import torch
 
-PHI = (1 + 5**0.5) / 2
+from polytok.nn.golden import PHI
+
 SCHEDULES = ("cosine", "golden", "constant", "step")
 
 

@@ -16,7 +16,8 @@ import lightning as L
 import torch
 from omegaconf import DictConfig
 
-from polytok.run import make_trainer, output_dir, to_dict
+from polytok.tasks.registry import eval_task, train_task
+from polytok.tasks.runtime import make_trainer, output_dir, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +29,10 @@ def _best_state(trainer: L.Trainer) -> dict[str, torch.Tensor] | None:
     return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
+@train_task("cross_encoder")
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Fine-tune a `CrossEncoderScorer` on ACLSum train, select on val, ``save_pretrained``."""
-    from polytok.data.aclsum import ACLSumPairsDataModule
+    from polytok.systems.aclsum_pairs import ACLSumPairsDataModule
     from polytok.systems.cross_encoder import CrossEncoderSystem
 
     options = dict(to_dict(cfg.cross_encoder))
@@ -153,6 +155,7 @@ def plot_recall(summary: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+@eval_task("compress_aclsum")
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run the ACLSum benchmark; write ``results.json``, ``recall_vs_ratio.png``, ``report.md``."""
     from polytok.atomic import write_text_atomic

@@ -1,6 +1,6 @@
 """``python train.py experiment=glyph_adapt model.path=DIR tape=TAPE adapter=... init=...``.
 
-Fine-tunes a local Hugging Face causal LM onto a glyph vocabulary (`polytok.models.glyph_lm`):
+Fine-tunes a local Hugging Face causal LM onto a glyph vocabulary (`polytok.glyph.adapted_lm`):
 validates everything first (base directory, tape against the model's tokenizer, adapter, init,
 LoRA targets) so a bad input leaves nothing behind, records the base's fingerprint in the model
 config (so the Lightning checkpoint refuses a moved or changed base), trains with the ``lm`` task
@@ -18,7 +18,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from polytok.run import discard_incomplete, to_dict
+from polytok.tasks.registry import train_task
+from polytok.tasks.runtime import discard_incomplete, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -30,9 +31,9 @@ def hybrid_tokenizer(tape: str, model_path: str, texts: Any = None, glyphs: int 
         ValueError: the tape was built on another base tokenizer than the model's, or the model's
             tokenizer is not a tiktoken encoding a tape can extend.
     """
+    from polytok.glyph.adapted_lm import check_tape_base
     from polytok.glyph.hybrid import HybridTokenizer
     from polytok.glyph.tape import GlyphTape
-    from polytok.models.glyph_lm import check_tape_base
     from polytok.tokenizers.hf_model import model_tokenizer
 
     own = model_tokenizer(model_path)
@@ -60,8 +61,8 @@ def prepare(cfg: DictConfig) -> tuple[DictConfig, Any]:
         ValueError / TypeError / FileNotFoundError: any bad input, before anything is written.
     """
     from polytok.data import load_source
+    from polytok.glyph.adapted_lm import GlyphAdaptedLM, lora_targets
     from polytok.models import build_config
-    from polytok.models.glyph_lm import GlyphAdaptedLM, lora_targets
     from polytok.models.hf_causal import load_causal_lm, model_fingerprint, resolve_model_dir
 
     model = to_dict(cfg.model)
@@ -86,10 +87,11 @@ def prepare(cfg: DictConfig) -> tuple[DictConfig, Any]:
     return cfg, tok
 
 
+@train_task("glyph_adapt")
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Validate, train (the ``lm`` task), then write ``adapter/`` and ``merged/``."""
+    from polytok.glyph.adapted_save import save_adapter, save_merged
     from polytok.io import from_pretrained
-    from polytok.models.glyph_save import save_adapter, save_merged
     from polytok.tasks.lm import train as train_lm
 
     try:

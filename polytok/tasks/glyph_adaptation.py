@@ -20,7 +20,8 @@ from typing import Any
 import torch
 from omegaconf import DictConfig
 
-from polytok.run import discard_incomplete, output_dir, to_dict
+from polytok.tasks.registry import eval_task
+from polytok.tasks.runtime import discard_incomplete, output_dir, to_dict
 
 log = logging.getLogger(__name__)
 HELD_OUT = ("plays", "dialog")
@@ -43,8 +44,8 @@ def _held_out(opts: dict[str, Any]) -> tuple[dict[str, list[str]], dict[str, lis
 def _prepare(cfg: DictConfig) -> dict[str, Any]:
     """Validate everything that can fail on input, before any output is written."""
     from polytok.data import load_source
+    from polytok.glyph.adapted_lm import GlyphAdaptedLM
     from polytok.models import build_config
-    from polytok.models.glyph_lm import GlyphAdaptedLM
     from polytok.models.hf_causal import resolve_model_dir
     from polytok.tasks.glyph_adapt import hybrid_tokenizer
 
@@ -62,7 +63,7 @@ def _prepare(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _train_stream(prep: dict[str, Any], cache_dir: str) -> dict[str, Any]:
-    from polytok.data import TokenStreamDataModule
+    from polytok.systems import TokenStreamDataModule
     from polytok.tokenizers.hf_model import model_tokenizer
 
     def stream(tokenizer: Any):
@@ -109,6 +110,7 @@ def _describe_held_out(prep, scored, whole, base_model, base_tok) -> dict[str, A
     return rows
 
 
+@eval_task("glyph_adaptation")
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Run the study; returns ``{"metrics", "report", "output_dir"}``."""
     from polytok.models.hf_causal import HFCausalLM, HFCausalLMConfig, model_fingerprint

@@ -15,9 +15,12 @@ from typing import Any
 
 from omegaconf import DictConfig
 
+from polytok.tasks.registry import train_task
+
 log = logging.getLogger(__name__)
 
 
+@train_task("gpt2_base")
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train with the ``lm`` task, then export ``hf/``; returns the lm result plus ``hf_dir``."""
     from polytok.io import from_pretrained

@@ -16,14 +16,24 @@ from typing import Any
 import lightning as L
 from omegaconf import DictConfig
 
-from polytok.run import discard_incomplete, make_trainer, output_dir, to_dict
+from polytok.data import load_source
+from polytok.io import save_pretrained
+from polytok.systems.lm import LanguageModelSystem
+from polytok.systems.token_stream import TokenStreamDataModule
+from polytok.tasks.registry import eval_task, train_task
+from polytok.tasks.runtime import (
+    discard_incomplete,
+    make_trainer,
+    output_dir,
+    system_options,
+    to_dict,
+)
+from polytok.tokenizers import build_tokenizer, tokenizer_from_spec
 
 log = logging.getLogger(__name__)
 
 
 def _datamodule(data: dict[str, Any], source: Any, tokenizer: Any, max_steps: int, seed: int):
-    from polytok.data import TokenStreamDataModule
-
     options = {k: v for k, v in data.items() if k != "source"}
     if options.get("train_windows") is None:
         options["train_windows"] = max_steps * int(options.get("batch_size", 1))
@@ -62,12 +72,8 @@ def read_lm_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 def _prepare(cfg: DictConfig):
     """Build tokenizer, system and data module, validating everything before training."""
-    from polytok.data import load_source
-    from polytok.systems import LanguageModelSystem
-    from polytok.tokenizers import build_tokenizer, tokenizer_from_spec
-
     data = to_dict(cfg.data)
-    system_options = to_dict(cfg.system)
+    options = system_options(cfg, LanguageModelSystem, exclude=("model", "tokenizer", "data"))
     source = load_source(data["source"])
     done = 0
     if cfg.get("ckpt_path"):  # resuming: the vocabulary must be the checkpoint's
@@ -80,7 +86,7 @@ def _prepare(cfg: DictConfig):
     else:
         tokenizer = build_tokenizer(to_dict(cfg.tokenizer), lambda: source.documents("train"))
     system = LanguageModelSystem(
-        model=to_dict(cfg.model), tokenizer=tokenizer.to_spec(), data=data, **system_options
+        model=to_dict(cfg.model), tokenizer=tokenizer, data=data, **options
     )
     if done and done >= system.hparams.max_steps:
         raise ValueError(
@@ -99,11 +105,9 @@ def _prepare(cfg: DictConfig):
     return system, datamodule, tokenizer
 
 
+@train_task("lm")
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train, then write ``checkpoints/{best,last}.ckpt``, ``pretrained/`` and ``metrics.json``."""
-    from polytok.io import save_pretrained
-    from polytok.systems import LanguageModelSystem
-
     L.seed_everything(int(cfg.seed), workers=True)
     out = output_dir(cfg)
     try:
@@ -138,11 +142,9 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     return result
 
 
+@eval_task("lm")
 def evaluate(cfg: DictConfig) -> dict[str, Any]:
     """Test loss, bits per byte and perplexity of ``cfg.ckpt_path`` -> ``eval.json``; samples."""
-    from polytok.data import load_source
-    from polytok.systems import LanguageModelSystem
-
     out = output_dir(cfg)
     try:
         if not cfg.get("ckpt_path"):

@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 from omegaconf import DictConfig
 
-from polytok.run import discard_incomplete, output_dir, to_dict
+from polytok.tasks.registry import train_task
+from polytok.tasks.runtime import discard_incomplete, output_dir, to_dict
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ def plot_usage(codes: np.ndarray, sizes: list[int], path: Path) -> None:
     plt.close(fig)
 
 
+@train_task("sid_text")
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Embed, quantise and evaluate; see the module docstring."""
     from polytok.sid import RQKMeans, RQKMeansConfig

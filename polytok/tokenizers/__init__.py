@@ -10,6 +10,7 @@
 Importing this package imports neither torch, lightning nor hydra.
 """
 
+from polytok.tokenizers import hf_model as _hf_model  # noqa: F401  (registers "hf_model")
 from polytok.tokenizers.base import (
     SPEC_TYPES,
     TextTokenizer,

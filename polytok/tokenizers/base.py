@@ -2,17 +2,16 @@
 
 A *spec* is a small JSON-able dict (``{"type": "char", ...}``) that fully describes a tokenizer,
 so it can live in a Lightning checkpoint's hyperparameters (primitives only) and in a
-``save_pretrained`` directory. ``tokenizer_from_spec`` rebuilds the tokenizer from an explicit
-registry of types, never from a class path found in a file.
+``save_pretrained`` directory. ``tokenizer_from_spec`` rebuilds the tokenizer from the registry of
+types that tokenizer classes join with `register_spec_type`, never from a class path in a file.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
-from collections.abc import Iterable, Sequence
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 
 @runtime_checkable
@@ -44,23 +43,31 @@ class TextTokenizer(Protocol):
         ...
 
 
-# Explicit registry: spec "type" -> "module:factory". The factory takes the spec dict.
-SPEC_TYPES: dict[str, str] = {
-    "tiktoken": "polytok.tokenizers.tiktoken_offline:TiktokenTokenizer.from_spec",
-    "hf": "polytok.tokenizers.hf:HFTokenizer.from_spec",
-    "char": "polytok.tokenizers.char:CharTokenizer.from_spec",
-    "bpe": "polytok.tokenizers.bpe:ByteBPETokenizer.from_spec",
-    "prime": "polytok.reso.primes:PrimeTokenizer.from_spec",
-    "hybrid": "polytok.glyph.hybrid:HybridTokenizer.from_spec",
-}
+SpecFactory = Callable[[dict[str, Any]], TextTokenizer]
+
+# spec "type" -> the factory that takes the spec dict. Filled by `register_spec_type` where each
+# tokenizer class is defined; nothing here names a module. Checkpoints never name code.
+SPEC_TYPES: dict[str, SpecFactory] = {}
+
+T = TypeVar("T")
 
 
-def _resolve(target: str) -> Any:
-    module, _, attr = target.partition(":")
-    obj: Any = importlib.import_module(module)
-    for part in attr.split("."):
-        obj = getattr(obj, part)
-    return obj
+def register_spec_type(kind: str) -> Callable[[T], T]:
+    """Class decorator: ``tokenizer_from_spec({"type": kind, ...})`` calls ``cls.from_spec``.
+
+    Raises:
+        ValueError: ``kind`` is already registered to another class.
+    """
+
+    def register(cls: T) -> T:
+        factory = cls.from_spec  # type: ignore[attr-defined]
+        known = SPEC_TYPES.get(kind)
+        if known is not None and getattr(known, "__qualname__", None) != factory.__qualname__:
+            raise ValueError(f"tokenizer spec type {kind!r} is already registered to {known}")
+        SPEC_TYPES[kind] = factory
+        return cls
+
+    return register
 
 
 def tokenizer_from_spec(spec: dict[str, Any]) -> TextTokenizer:
@@ -73,8 +80,12 @@ def tokenizer_from_spec(spec: dict[str, Any]) -> TextTokenizer:
         raise ValueError(f"tokenizer spec must be a dict with a 'type' key, got {spec!r}")
     kind = spec["type"]
     if not isinstance(kind, str) or kind not in SPEC_TYPES:
-        raise ValueError(f"unknown tokenizer spec type {kind!r}; known types: {sorted(SPEC_TYPES)}")
-    builder = _resolve(SPEC_TYPES[kind])
+        raise ValueError(
+            f"unknown tokenizer spec type {kind!r}; known types: {sorted(SPEC_TYPES)}. A type "
+            "registers when the module defining it is imported (`import polytok.catalog` "
+            "registers every built-in type)"
+        )
+    builder = SPEC_TYPES[kind]
     try:
         return builder(spec)
     except (FileNotFoundError, ValueError):

@@ -14,12 +14,14 @@ from typing import Any
 
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
+from polytok.tokenizers.base import register_spec_type
 from polytok.tokenizers.hf import HFTokenizer
 
 EOS_TOKEN = "<|endoftext|>"
 MIN_VOCAB_SIZE = 257  # 256 byte symbols + <|endoftext|>
 
 
+@register_spec_type("bpe")
 class ByteBPETokenizer(HFTokenizer):
     """A byte-level BPE with one special token, ``<|endoftext|>`` (id 0, ``eos_id``); no bos/pad.
 

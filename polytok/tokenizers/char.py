@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from polytok.tokenizers.base import register_spec_type
+
 PAD_ID = 0
 UNK_ID = 1
 EOS_ID = 2
@@ -17,6 +19,7 @@ NUM_SPECIALS = 3
 UNK_TEXT = "\ufffd"  # what <unk> decodes to (the Unicode replacement character)
 
 
+@register_spec_type("char")
 class CharTokenizer:
     """Ids: ``0`` = ``<pad>``, ``1`` = ``<unk>``, ``2`` = ``<eos>``, then one id per character in
     sorted code-point order (so the same character set always gives the same ids).

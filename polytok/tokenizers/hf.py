@@ -15,6 +15,8 @@ from typing import Any
 
 from tokenizers import Tokenizer
 
+from polytok.tokenizers.base import register_spec_type
+
 logger = logging.getLogger(__name__)
 
 # Tried in order when no tokenizer_config.json / special_tokens_map.json names the token.
@@ -55,6 +57,7 @@ def _declared_special_tokens(directory: Path) -> dict[str, str | None]:
     return found
 
 
+@register_spec_type("hf")
 class HFTokenizer:
     """A `TextTokenizer` over a ``tokenizers.Tokenizer``.
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from polytok.tokenizers.base import TextTokenizer
+from polytok.tokenizers.factory import get_tokenizer, register_builder
+from polytok.tokenizers.hf import HFTokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -64,8 +66,6 @@ def is_gpt2_tokenizer(directory: str | os.PathLike) -> bool:
         return False
     if not (directory / "tokenizer.json").is_file():
         return True  # vocab.json + merges.txt are GPT-2's own files: the slow tokenizer is GPT-2
-    from polytok.tokenizers.factory import get_tokenizer
-    from polytok.tokenizers.hf import HFTokenizer
 
     return HFTokenizer.from_dir(directory).encode(PROBE) == get_tokenizer("gpt2").encode(PROBE)
 
@@ -83,8 +83,6 @@ def model_tokenizer(directory: str | os.PathLike) -> TextTokenizer:
             "directory (tokenizer.path=DIR)"
         )
     if is_gpt2_tokenizer(directory):
-        from polytok.tokenizers.factory import get_tokenizer
-
         logger.info("%s holds GPT-2's tokenizer: using the offline tiktoken 'gpt2'", directory)
         return get_tokenizer("gpt2")
     if not (directory / "tokenizer.json").is_file():
@@ -93,9 +91,12 @@ def model_tokenizer(directory: str | os.PathLike) -> TextTokenizer:
             "save the model's tokenizer there (tokenizer.save_pretrained(DIR)) or pick a "
             "tokenizer explicitly (tokenizer=gpt2 when the model uses GPT-2's ids)"
         )
-    from polytok.tokenizers.hf import HFTokenizer
-
     return HFTokenizer.from_dir(directory)
+
+
+@register_builder("hf_model", {"path": None})
+def _build_hf_model(options: dict[str, Any], texts: Any) -> TextTokenizer:
+    return from_config(options)
 
 
 def from_config(options: dict[str, Any]) -> TextTokenizer:

@@ -29,6 +29,7 @@ from typing import Any, Literal
 import tiktoken
 
 from polytok.assets import ASSETS
+from polytok.tokenizers.base import register_spec_type
 
 ENDOFTEXT = "<|endoftext|>"
 FIM_PREFIX = "<|fim_prefix|>"
@@ -174,6 +175,7 @@ def load_encoding(name: str) -> tiktoken.Encoding:
         return _encoding_cache.setdefault(name, encoding)
 
 
+@register_spec_type("tiktoken")
 class TiktokenTokenizer:
     """A `TextTokenizer` over an offline tiktoken encoding.
 

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from polytok.count.service import ServiceSettings, create_app
+from polytok.service import ServiceSettings, create_app
 
 KEY = "test-key-123"
 CONTEXT = (

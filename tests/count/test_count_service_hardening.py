@@ -16,7 +16,7 @@ import pytest
 from polytok.cli import main
 from polytok.count import CacheConfig, TokenCounter
 from polytok.count.redis_server import free_port
-from polytok.count.service import ServiceSettings, create_app
+from polytok.service import ServiceSettings, create_app
 
 KEY = "k3y-for-tests"
 H = {"X-API-Key": KEY, "Content-Type": "application/json"}

@@ -7,11 +7,11 @@ import shutil
 import pytest
 import torch
 
+from polytok.glyph.adapted_lm import GlyphAdaptedLM
+from polytok.glyph.adapted_save import load_adapter, save_adapter, save_merged
 from polytok.glyph.build import TapeBuildConfig, build_tape
 from polytok.glyph.hybrid import HybridTokenizer
 from polytok.models import build_model
-from polytok.models.glyph_lm import GlyphAdaptedLM
-from polytok.models.glyph_save import load_adapter, save_adapter, save_merged
 from polytok.models.gpt2 import GPT2LM, GPT2LMConfig
 from polytok.models.hf_export import export_hf
 from polytok.systems import LanguageModelSystem

@@ -42,9 +42,9 @@ def test_hybrid_from_config_builds_missing_tape_and_trains(tmp_path):
     """The tokenizer hook builds the tape, and LanguageModelSystem trains glyph_gpt2 on it."""
     import lightning as L
 
-    from polytok.data import TokenStreamDataModule, load_source
+    from polytok.data import load_source
     from polytok.glyph.hybrid import HybridTokenizer
-    from polytok.systems import LanguageModelSystem
+    from polytok.systems import LanguageModelSystem, TokenStreamDataModule
 
     source = load_source({"name": "dialog", "language": "english"})
     options = {"base": "gpt2", "tape": str(tmp_path / "t.db"), "glyphs": 64}

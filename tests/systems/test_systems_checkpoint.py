@@ -6,8 +6,8 @@ import builtins
 
 import pytest
 import torch
-
 from polytok.sid.rqvae_system import RQVAESystem
+
 from polytok.systems import LanguageModelSystem
 from polytok.systems.checkpoint import checkpoint_kind, read_checkpoint
 from polytok.tasks.lm import load_checkpoint_hparams

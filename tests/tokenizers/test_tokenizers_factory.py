@@ -31,6 +31,8 @@ def test_available_names() -> None:
 
 
 def test_unknown_name_lists_valid_ones() -> None:
+    import polytok.catalog  # noqa: F401  (registers prime and hybrid, defined in reso and glyph)
+
     with pytest.raises(
         ValueError, match=r"'gpt5'.*gpt2, r50k_base, p50k_base, cl100k_base, o200k_base"
     ):

@@ -3,7 +3,7 @@
 Lloyd's algorithm (Lloyd, 1982) alternates nearest-centroid assignment and centroid means;
 seeding is greedy k-means++ (Arthur & Vassilvitskii, 2007, with ``2 + ln k`` local trials as in
 scikit-learn). Balanced mode replaces the assignment step by an entropic optimal-transport plan
-with uniform marginals (Sinkhorn-Knopp; Cuturi, 2013), see `polytok.nn.quantize.sinkhorn_prices`.
+with uniform marginals (Sinkhorn-Knopp; Cuturi, 2013), see `polytok.nn.sinkhorn.sinkhorn_prices`.
 
 Speed (docs/sid.md): scores ``||c||^2 - 2 x.c`` come from one matrix product per chunk into a
 reused (chunk, K) buffer followed by numpy's argmin; centre sums are a sparse one-hot product;
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from polytok.nn.quantize import sinkhorn_prices
+from polytok.nn.sinkhorn import sinkhorn_prices
 
 DEFAULT_CHUNK = 2048
 
@@ -221,7 +221,7 @@ def balanced_round(
     Args:
         x: (N, D) points.
         centroids: (K, D) centres.
-        prices: (K,) Sinkhorn prices (`polytok.nn.quantize.sinkhorn_prices`).
+        prices: (K,) Sinkhorn prices (`polytok.nn.sinkhorn.sinkhorn_prices`).
         chunk_size: rows per distance chunk.
 
     Returns:

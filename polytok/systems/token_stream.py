@@ -1,6 +1,6 @@
 """`TokenStreamDataModule`: language-model windows over a tokenized `TextSource`.
 
-Each split is tokenized once into a flat id stream (`polytok.data.token_cache`, memory-mapped).
+Each split is tokenized once into a flat id stream (`polytok.systems.token_cache`, memory-mapped).
 
 - train: ``train_windows`` windows per epoch at uniformly random offsets; the offsets depend only
   on ``(seed, epoch)``, so runs repeat exactly.
@@ -30,7 +30,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from polytok.data.sources import TextSource, load_source
 from polytok.data.splits import SPLITS, validate_split
-from polytok.data.token_cache import (
+from polytok.models.base import IGNORE_INDEX
+from polytok.systems.token_cache import (
     DOCUMENT_SEPARATOR,
     cache_path,
     default_cache_dir,
@@ -39,8 +40,6 @@ from polytok.data.token_cache import (
 from polytok.tokenizers.base import TextTokenizer
 
 log = logging.getLogger(__name__)
-
-IGNORE_INDEX = -100
 
 
 class _MemmapIds:

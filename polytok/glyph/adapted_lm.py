@@ -23,9 +23,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from polytok.glyph.adapter import new_row_expansions
 from polytok.glyph.inits import DEFAULT_INIT, check_init, new_rows
 from polytok.models.base import LMOutput
 from polytok.models.hf_causal import load_causal_lm, max_positions_of, resolve_model_dir
+from polytok.models.registry import build_config, register_model
 
 ADAPTERS = ("new_rows", "lora", "full")
 # LoRA on every projection of the block; other architectures: peft's defaults
@@ -117,6 +119,7 @@ def lora_targets(net: nn.Module, requested: list[str] | None) -> list[str]:
     return list(requested)
 
 
+@register_model("glyph_adapt")
 class GlyphAdaptedLM(nn.Module):
     """A base causal LM plus new-token rows; ``forward(ids (B, T)) -> LMOutput`` (B, T, V)."""
 
@@ -176,8 +179,6 @@ class GlyphAdaptedLM(nn.Module):
             TypeError: not a hybrid tokenizer.
             ValueError: the tape's base tokenizer is not the model's (see `check_tape_base`).
         """
-        from polytok.models import build_config
-
         check_base_dir(options.get("path", ""), options.get("base_fingerprint"))
         check_tape_base(options.get("path", ""), tokenizer)
         options = {
@@ -192,8 +193,6 @@ class GlyphAdaptedLM(nn.Module):
     @torch.no_grad()
     def init_new_rows(self, tokenizer: Any) -> None:
         """Set the new rows by ``config.init`` from the tokenizer's expansions."""
-        from polytok.glyph.adapter import new_row_expansions
-
         b = self.config.base_vocab_size
         table = new_row_expansions(tokenizer)
         expansions = [table.get(b + i) or [0] for i in range(self.new_in.shape[0])]

@@ -17,6 +17,14 @@ from typing import Any
 
 import lightning as L
 
+from polytok.data import load_source
+from polytok.glyph.build import TapeBuildConfig, build_tape
+from polytok.glyph.hybrid import HybridTokenizer
+from polytok.systems.lm import LanguageModelSystem
+from polytok.systems.token_stream import TokenStreamDataModule
+from polytok.tasks.runtime import make_trainer
+from polytok.tokenizers import get_tokenizer
+
 logger = logging.getLogger(__name__)
 
 
@@ -30,16 +38,12 @@ def train_and_test(
     out_dir: Path,
 ) -> dict[str, float]:
     """Train one `LanguageModelSystem` for ``options['max_steps']`` steps, then test it."""
-    from polytok.data import TokenStreamDataModule
-    from polytok.run import make_trainer
-    from polytok.systems import LanguageModelSystem
-
     L.seed_everything(int(options.get("seed", 0)), workers=True)
     steps = int(options["max_steps"])
     data = {"source": source, "block_size": block_size, "batch_size": int(options["batch_size"])}
     system = LanguageModelSystem(
         model={**model, "max_positions": max(block_size, int(model.get("max_positions", 0)))},
-        tokenizer=tokenizer.to_spec(),
+        tokenizer=tokenizer,
         data=data,
         lr=float(options["lr"]),
         warmup_steps=int(options["warmup_steps"]),
@@ -87,11 +91,6 @@ def train_and_test(
 
 def compare(cfg: Any, options: dict[str, Any], tape_path: Path, out_dir: Path) -> dict[str, Any]:
     """Build a tape on the LM corpus's train split, then train/test base and hybrid GPT-2."""
-    from polytok.data import load_source
-    from polytok.glyph.build import TapeBuildConfig, build_tape
-    from polytok.glyph.hybrid import HybridTokenizer
-    from polytok.tokenizers import get_tokenizer
-
     source = dict(options["source"])
     base_name = options["base"]
     text_source = load_source(source)

@@ -4,7 +4,7 @@ For each corpus (dialog by conversation, Shakespeare by play) a tape is built on
 only and measured on val and test against the base tokenizer and two baselines with the same
 number of added tokens (`polytok.glyph.efficiency`); lossy mode is judged by an independent
 embedder (`polytok.glyph.lossy_eval`); GPT-2 is trained on base and on hybrid tokens at equal
-compute and compared in bits per byte (`polytok.glyph.lm_compare`). Writes ``results.json``,
+compute and compared in bits per byte (`polytok.tasks.glyph_lm_compare`). Writes ``results.json``,
 PNG plots and ``report.md`` to the run's output directory.
 """
 
@@ -16,22 +16,46 @@ import os
 from pathlib import Path
 from typing import Any
 
+from polytok.data import load_source
+from polytok.glyph.efficiency import HeldOut, novel_lines
+from polytok.tasks.glyph_lm_compare import compare
+from polytok.tasks.registry import eval_task
+from polytok.tasks.runtime import output_dir, to_dict
+
 logger = logging.getLogger(__name__)
 
 TARGETS = {"dialog": 0.15, "shakespeare": 0.25}
 
 
+def load_held_out(name: str) -> HeldOut:
+    """``"dialog"`` (English dialogs, novel lines) or ``"shakespeare"`` (whole held-out plays)."""
+    if name == "dialog":
+        source = load_source({"name": "dialog", "language": "english"})
+        train = list(source.documents("train"))
+        val = novel_lines(train, source.documents("val"))
+        return HeldOut(name, train, val, novel_lines(train, source.documents("test")), "line")
+    if name == "shakespeare":
+        source = load_source({"name": "shakespeare"})
+        return HeldOut(
+            name,
+            list(source.documents("train")),
+            list(source.documents("val")),
+            list(source.documents("test")),
+            "document",
+        )
+    raise ValueError(f"unknown held-out corpus {name!r}; expected 'dialog' or 'shakespeare'")
+
+
+@eval_task("context_efficiency")
 def evaluate(cfg: Any) -> dict[str, Any]:
     """Run the experiment described by ``cfg.glyph`` and return its results (also on disk)."""
     import torch
 
     from polytok.embed import StaticEmbedder
     from polytok.glyph.build import torch_threads
-    from polytok.glyph.efficiency import load_held_out, measure
+    from polytok.glyph.efficiency import measure
     from polytok.glyph.hybrid import HybridTokenizer
-    from polytok.glyph.lm_compare import compare
     from polytok.glyph.lossy_eval import evaluate_lossy
-    from polytok.run import output_dir, to_dict
 
     options = to_dict(cfg.glyph)
     out = output_dir(cfg)

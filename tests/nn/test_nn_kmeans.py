@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from polytok.sid.kmeans import _lloyd, kmeans, kmeans_plusplus, nearest, sq_distances
+from polytok.nn.kmeans import _lloyd, kmeans, kmeans_plusplus, nearest, sq_distances
 
 
 def mixture(n=3000, dim=8, centers=20, seed=0, spread=0.3):
@@ -75,7 +75,7 @@ def test_tolerance_and_iteration_limit() -> None:
 
 
 def test_subsampling_trains_on_at_most_max_points_per_centroid(monkeypatch) -> None:
-    import polytok.sid.kmeans as km
+    import polytok.nn.kmeans as km
 
     seen = []
     original = km._lloyd

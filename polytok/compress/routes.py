@@ -1,6 +1,6 @@
-"""``POST /compress`` and ``POST /validate``, mounted on the counting service.
+"""``POST /compress`` and ``POST /validate``, mounted on the service with the counting routes.
 
-`polytok.count.service.create_app` mounts `router` with its API-key dependency and body-size
+`polytok.service.create_app` mounts `router` with its API-key dependency and body-size
 limit, and exposes ``app.state.counter`` (the `TokenCounter` that also counts budgets here),
 ``app.state.settings`` and ``app.state.stats``. Section ``"compress"`` of ``GET /stats`` holds
 ``compressions``, ``original_tokens``, ``compressed_tokens``, ``tokens_saved``, ``mean_ratio`` and

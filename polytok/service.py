@@ -1,6 +1,7 @@
 """The polytok REST service (FastAPI, served by uvicorn: ``polytok serve``).
 
-Contract shared with other subsystems (``polytok.compress`` mounts its router here):
+The one service module (faces layer): it mounts the counting routes (`polytok.count.routes`) and
+the compression routes (`polytok.compress.routes`); neither subsystem knows the other's routes.
 
 * ``create_app(counter: TokenCounter | None = None, settings: ServiceSettings | None = None)
   -> FastAPI``. ``app.state.counter`` is the `TokenCounter`, ``app.state.settings`` the
@@ -18,17 +19,17 @@ Contract shared with other subsystems (``polytok.compress`` mounts its router he
 * ``ServiceStats.record(section, **values)`` adds numeric values to running totals of a section
   (thread-safe); ``snapshot()`` returns ``{"uptime_s": ..., "sections": {section: {key: total}}}``,
   which ``GET /stats`` returns. The count routes record into section ``"count"``.
-* Routers named in `EXTRA_ROUTERS` (``"module:attribute"``) are mounted when their module exists;
-  a missing module is skipped, any other import error is raised.
+* `ROUTERS` lists the mounted routers; each gets ``require_api_key``.
 
 Routes: ``POST /count-tokens``, ``POST /count-tokens/batch``, ``GET /models``,
-``GET /cache/stats``, ``GET /stats``, ``GET /health``.
+``GET /cache/stats`` (count); ``POST /compress``, ``POST /validate`` (compress); ``GET /stats``,
+``GET /health``.
 """
 
 from __future__ import annotations
 
+import argparse
 import hmac
-import importlib
 import json
 import logging
 import os
@@ -40,23 +41,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request
-from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from polytok import __version__
+from polytok.compress.routes import router as compress_router
 from polytok.count.cache import CacheConfig
-from polytok.count.counter import CountResult, TokenCounter
+from polytok.count.counter import TokenCounter
 from polytok.count.online import OnlineConfig
-from polytok.count.registry import FAMILIES, ModelInfo, UnknownModelError
+from polytok.count.routes import router as count_router
 
 logger = logging.getLogger(__name__)
 
-EXTRA_ROUTERS = ["polytok.compress.service:router"]
-MAX_BATCH = 4096
-INLINE_MAX_CHARS = 16_384  # longer single texts are counted in the thread pool (~1 ms and up)
+service_router = APIRouter(tags=["service"])  # GET /stats (defined below)
 
 
 @dataclass
@@ -199,113 +197,9 @@ def require_api_key(request: Request, x_api_key: str | None = Header(default=Non
         )
 
 
-class CountRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: str
-    model_id: str = Field(min_length=1, max_length=256)
-
-
-class BatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    texts: list[str] = Field(max_length=MAX_BATCH)
-    model_id: str = Field(min_length=1, max_length=256)
-
-
-def _result_json(r: CountResult) -> dict[str, Any]:
-    return {
-        "count": r.count,
-        "model": r.model,
-        "strategy": r.strategy,
-        "is_exact": r.exact,
-        "encoding": r.encoding,
-        "cached": r.cached,
-        "typical_error": r.typical_error,
-    }
-
-
-def _check_model(request: Request, model: str) -> ModelInfo:
-    counter: TokenCounter = request.app.state.counter
-    try:
-        return counter.registry.resolve(
-            model, allow_unknown=request.app.state.settings.allow_unknown_models
-        )
-    except UnknownModelError as err:
-        raise HTTPException(404, {"error": str(err), "families": list(FAMILIES[:-1])}) from err
-
-
-def _may_block(counter: TokenCounter, info: ModelInfo, text: str) -> bool:
-    """Whether counting may wait on the network (online counter, Redis) or run long: such calls
-    go to the thread pool, the rest (microseconds) run on the event loop."""
-    online = counter.online is not None and counter.online.usable(info.online)
-    redis = counter.cache is not None and counter.cache.redis is not None
-    return online or redis or len(text) > INLINE_MAX_CHARS
-
-
-def _count_errors(fn: Any, *args: Any) -> Any:
-    try:
-        return fn(*args)
-    except FileNotFoundError as err:  # an HF model mapped to a missing directory
-        raise HTTPException(503, str(err)) from err
-
-
-router = APIRouter(dependencies=[Depends(require_api_key)])
-
-
-@router.post("/count-tokens", response_model=None)
-async def count_tokens(body: CountRequest, request: Request) -> JSONResponse:
-    """Count one text."""
-    info = _check_model(request, body.model_id)
-    counter: TokenCounter = request.app.state.counter
-    if _may_block(counter, info, body.text):
-        result = await run_in_threadpool(_count_errors, counter.count, body.model_id, body.text)
-    else:
-        result = _count_errors(counter.count, body.model_id, body.text)
-    request.app.state.stats.record(
-        "count", requests=1, texts=1, tokens=result.count, cached=int(result.cached)
-    )
-    return JSONResponse(_result_json(result))  # already JSON-safe: skip response validation
-
-
-@router.post("/count-tokens/batch")
-async def count_tokens_batch(body: BatchRequest, request: Request) -> dict[str, Any]:
-    """Count many texts for one model (encoded in parallel, off the event loop)."""
-    _check_model(request, body.model_id)
-    counter: TokenCounter = request.app.state.counter
-    results = await run_in_threadpool(_count_errors, counter.count_batch, body.model_id, body.texts)
-    total = sum(r.count for r in results)
-    request.app.state.stats.record(
-        "count", requests=1, texts=len(results), tokens=total, cached=sum(r.cached for r in results)
-    )
-    info = counter.resolve(body.model_id)
-    first = results[0] if results else None
-    return {
-        "model": body.model_id,
-        "strategy": first.strategy if first else info.strategy,
-        "is_exact": first.exact if first else info.exact,
-        "encoding": first.encoding if first else info.encoding,
-        "counts": [r.count for r in results],
-        "cached": [r.cached for r in results],
-        "total": total,
-    }
-
-
-@router.get("/models")
-async def models(request: Request) -> dict[str, Any]:
-    """Known models and families with their strategies and measured errors."""
-    return {"families": list(FAMILIES), "models": request.app.state.counter.models()}
-
-
-@router.get("/cache/stats")
-async def cache_stats(request: Request) -> dict[str, Any]:
-    """Per-tier cache statistics and online counter calls of this worker process (``worker``:
-    its pid; with ``polytok serve --workers N`` each worker has its own L1 and shares L3)."""
-    out = await run_in_threadpool(request.app.state.counter.stats)
-    return {**out, "worker": os.getpid()}
-
-
-@router.get("/stats")
+@service_router.get("/stats")
 async def stats(request: Request) -> dict[str, Any]:
-    """Service totals per section (``count``, and those of mounted routers)."""
+    """Service totals per section (``count``, ``compress``, ``validate``)."""
     return request.app.state.stats.snapshot()
 
 
@@ -371,20 +265,6 @@ def _chain_shutdown_signals(event: threading.Event) -> dict[int, Any]:
     return previous
 
 
-def _mount_extra_routers(app: FastAPI) -> None:
-    for target in EXTRA_ROUTERS:
-        module_name, _, attribute = target.partition(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            missing = err.name or ""
-            if module_name == missing or module_name.startswith(missing + "."):
-                logger.info("optional router %s not installed; skipped", target)
-                continue
-            raise
-        app.include_router(getattr(module, attribute), dependencies=[Depends(require_api_key)])
-
-
 def app_from_env() -> FastAPI:
     """The app for ``uvicorn --factory`` (``polytok serve --workers N``): settings from env."""
     return create_app(settings=ServiceSettings.from_env())
@@ -436,7 +316,93 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    app.include_router(router)
-    _mount_extra_routers(app)
+    for router in ROUTERS:
+        app.include_router(router, dependencies=[Depends(require_api_key)])
     _add_api_docs(app)
     return app
+
+
+# Every route but GET /health and the API docs, each mounted with the API-key dependency.
+ROUTERS: list[APIRouter] = [count_router, compress_router, service_router]
+
+
+def _serve(args: argparse.Namespace) -> int:
+    """Run the service; with ``--workers N`` every worker process shares one L3 (Redis)."""
+    import logging
+    import os
+    import tempfile
+
+    import uvicorn
+
+    from polytok.count.redis_server import LocalRedisServer
+
+    flags = {
+        "POLYTOK_CACHE_DB": args.cache_db,
+        "POLYTOK_REDIS_URL": args.redis_url,
+        "POLYTOK_ALLOW_UNKNOWN": "1" if args.allow_unknown else None,
+        "POLYTOK_COMPRESS_MAX_CHUNKS": args.compress_max_chunks,
+        "POLYTOK_COMPRESS_DEADLINE_S": args.compress_deadline,
+    }
+    for name, value in flags.items():  # workers read their settings from the environment
+        if value is not None:
+            os.environ[name] = str(value)
+    settings = ServiceSettings.from_env()  # refuses bad settings before anything starts
+    if args.workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {args.workers}")
+    options = {
+        "host": args.host,
+        "port": args.port,
+        "log_level": args.log_level,
+        "timeout_graceful_shutdown": 30,  # backstop; running compressions stop at once
+    }
+    if args.workers == 1:
+        uvicorn.run(create_app(settings=settings), **options)
+        return 0
+    local = None
+    if not settings.redis_url:  # the workers' shared L3
+        local = LocalRedisServer(tempfile.mkdtemp(prefix="polytok-l3-")).start()
+        os.environ["POLYTOK_REDIS_URL"] = local.url
+        logging.getLogger(__name__).warning(
+            "started %s at %s as the L3 cache shared by %d workers; pass --redis-url to use "
+            "your own server",
+            os.path.basename(local.binary),
+            local.url,
+            args.workers,
+        )
+    try:
+        uvicorn.run("polytok.service:app_from_env", factory=True, workers=args.workers, **options)
+    finally:
+        if local is not None:
+            local.kill()
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``serve`` to the ``polytok`` command."""
+    p = subparsers.add_parser("serve", help="run the token-counting REST service (uvicorn)")
+    p.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8001, help="port (default 8001)")
+    p.add_argument("--cache-db", default=None, help="SQLite file for the L2 cache")
+    p.add_argument("--redis-url", default=None, help="redis://host:port/db for the L3 cache")
+    p.add_argument("--allow-unknown", action="store_true", help="approximate unknown model ids")
+    p.add_argument("--log-level", default="warning", help="uvicorn log level")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes (default 1); they share one Redis-compatible L3: --redis-url, "
+        "or a local valkey-server/redis-server started for them",
+    )
+    p.add_argument(
+        "--compress-max-chunks",
+        type=int,
+        default=None,
+        help="/compress answers 413 to contexts of more chunks (default 20000)",
+    )
+    p.add_argument(
+        "--compress-deadline",
+        type=float,
+        default=None,
+        help="seconds a compression may run before it stops with 422 (default 30)",
+    )
+    p.set_defaults(func=_serve)

@@ -26,7 +26,7 @@ import torch
 from torch import nn
 
 from polytok.atomic import atomic_directory
-from polytok.models.glyph_lm import GlyphAdaptedLM
+from polytok.glyph.adapted_lm import GlyphAdaptedLM
 
 FORMAT = "polytok-glyph-adapter"
 ADAPTER_META = "glyph_adapter.json"

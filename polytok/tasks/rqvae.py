@@ -5,12 +5,11 @@
 language: english}`` (dialog lines embedded by `polytok.embed.StaticEmbedder`) or
 ``{kind: digits}`` (scikit-learn's 8x8 digit images, scaled to [0, 1]); plus ``batch_size`` and
 ``val_fraction``. ``cfg.model`` holds `RQVAEConfig` fields (``in_dim`` comes from the data) and
-``cfg.system`` the `RQVAESystem` scalars. Everything is validated before training starts.
+``cfg.system`` (config group ``system: rqvae``) the `RQVAESystem` scalars. Everything is validated before training starts.
 """
 
 from __future__ import annotations
 
-import inspect
 import json
 import logging
 from typing import Any
@@ -19,20 +18,28 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from polytok.run import discard_incomplete, make_trainer, output_dir, to_dict
-from polytok.sid.inputs import gaussian_mixture
+from polytok.data import load_source
+from polytok.embed import StaticEmbedder
+from polytok.sid.inputs import as_matrix, gaussian_mixture
+from polytok.sid.rqvae import RQVAEConfig
+from polytok.systems.rqvae import RQVAESystem, VectorDataModule
+from polytok.tasks.registry import train_task
+from polytok.tasks.runtime import (
+    discard_incomplete,
+    make_trainer,
+    output_dir,
+    system_options,
+    to_dict,
+)
 
 log = logging.getLogger(__name__)
 
 KINDS = ("npy", "dialog_embeddings", "digits")
 DATA_KEYS = {"kind", "path", "language", "batch_size", "val_fraction", "max_rows"}
-LM_ONLY_KEYS = {"sample_prompt", "sample_tokens"}  # train.yaml's LM defaults, ignored here
 
 
 def dialog_lines(language: str = "english", split: str = "train") -> list[str]:
     """Non-empty lines of the chatterbot dialog corpus (`polytok.data.load_source`)."""
-    from polytok.data import load_source
-
     docs = load_source({"name": "dialog", "language": language}).documents(split)
     return [line.strip() for doc in docs for line in doc.splitlines() if line.strip()]
 
@@ -44,8 +51,6 @@ def sample_vectors(n: int = 4000, dim: int = 32, components: int = 64, seed: int
 
 def load_vectors(data: dict[str, Any]) -> torch.Tensor:
     """(N, D) float32 vectors named by a ``data`` config (see the module docstring)."""
-    from polytok.sid.inputs import as_matrix
-
     unknown = sorted(set(data) - DATA_KEYS)
     if unknown:
         raise ValueError(f"unknown data keys {unknown}; valid keys: {sorted(DATA_KEYS)}")
@@ -63,8 +68,6 @@ def load_vectors(data: dict[str, Any]) -> torch.Tensor:
         else:
             x = _load_npy(path)
     elif kind == "dialog_embeddings":
-        from polytok.embed import StaticEmbedder
-
         lines = dialog_lines(data.get("language", "english"))
         x = StaticEmbedder().embed(lines)
     elif kind == "digits":
@@ -88,11 +91,9 @@ def _load_npy(path: str) -> np.ndarray:
         raise ValueError(f"data.path {path!r} is not a readable .npy array: {err}") from err
 
 
+@train_task("rqvae")
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Train an RQ-VAE, save it to ``<output_dir>/rqvae`` and return its metrics."""
-    from polytok.sid.rqvae import RQVAEConfig
-    from polytok.sid.rqvae_system import RQVAESystem, VectorDataModule
-
     out_dir = output_dir(cfg)
     try:
         data = dict(to_dict(cfg.data))
@@ -105,17 +106,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
                 f"model.num_emb_list {model.get('num_emb_list')} has more codewords than the "
                 f"{x.shape[0]} vectors; use smaller codebooks"
             )
-        allowed = set(inspect.signature(RQVAESystem.__init__).parameters) - {
-            "self",
-            "model",
-            "module",
-        }
-        options = {
-            k: v for k, v in (to_dict(cfg.get("system")) or {}).items() if k not in LM_ONLY_KEYS
-        }
-        unknown = sorted(set(options) - allowed)
-        if unknown:
-            raise ValueError(f"unknown system keys {unknown}; valid keys: {sorted(allowed)}")
+        options = system_options(cfg, RQVAESystem, exclude=("model", "module"))
         system = RQVAESystem(model=model, **options)
         datamodule = VectorDataModule(
             x,

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from polytok.data import SPLITS, TextSource, TokenStreamDataModule, load_source
-from polytok.data.token_cache import default_cache_dir
-from polytok.data.token_stream import IGNORE_INDEX
+from polytok.data import SPLITS, TextSource, load_source
+from polytok.models.base import IGNORE_INDEX
+from polytok.systems import TokenStreamDataModule
+from polytok.systems.token_cache import default_cache_dir
 from polytok.tokenizers import ByteBPETokenizer, CharTokenizer, HFTokenizer, get_tokenizer
 
 
