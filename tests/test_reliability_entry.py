@@ -9,7 +9,6 @@ import sys
 
 import pytest
 import torch
-from polytok.sid.rqvae_system import RQVAESystem
 from test_run import SMALL, make_cfg
 
 import polytok
@@ -19,6 +18,7 @@ from polytok.models import build_model
 from polytok.poly import PolyTokenizer
 from polytok.run import evaluate, train
 from polytok.systems import LanguageModelSystem
+from polytok.systems.rqvae import RQVAESystem
 from polytok.tokenizers import load_tokenizer, save_tokenizer, tokenizer_from_spec
 
 TINY = {"name": "gpt2", "dim": 16, "num_layers": 1, "num_heads": 2, "max_positions": 32}

@@ -59,7 +59,7 @@ def read_lm_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     if kind == "rqvae":
         raise ValueError(
             f"checkpoint {path} is an RQ-VAE (semantic IDs) checkpoint, not a language model: "
-            "load it with polytok.sid.rqvae_system.RQVAESystem.load_from_checkpoint, or pass the "
+            "load it with polytok.systems.rqvae.RQVAESystem.load_from_checkpoint, or pass the "
             "checkpoint of a language-model run (python train.py ...)"
         )
     if kind != "lm":

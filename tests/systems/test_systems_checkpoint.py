@@ -6,10 +6,10 @@ import builtins
 
 import pytest
 import torch
-from polytok.sid.rqvae_system import RQVAESystem
 
 from polytok.systems import LanguageModelSystem
 from polytok.systems.checkpoint import checkpoint_kind, read_checkpoint
+from polytok.systems.rqvae import RQVAESystem
 from polytok.tasks.lm import load_checkpoint_hparams
 
 TINY = {"name": "gpt2", "dim": 16, "num_layers": 1, "num_heads": 2, "max_positions": 16}
