@@ -1,7 +1,7 @@
 """Semantic IDs: torch k-means, RQ-KMeans, RQ-VAE, collision-free unique IDs.
 
-Nothing here imports lightning: `RQVAE.fit` is a plain PyTorch loop (`polytok.sid.fit`); the
-Hydra task trains with `polytok.systems.rqvae.RQVAESystem`.
+Importing this package does not import lightning; `RQVAE.fit` does, inside the method (it trains
+with `polytok.systems.rqvae.RQVAESystem`: the one declared exception to the layers).
 """
 
 from polytok.nn.kmeans import KMeansResult
