@@ -43,8 +43,8 @@ EXPERIMENTS: dict[str, list[str]] = {
     "gpt2_shakespeare_gpt2bpe": [*LM_FAST, "model.dim=16", "model.num_layers=1"],
     "gpt2_dialog_bpe": [*LM_FAST, "model.dim=16", "model.num_layers=1", "tokenizer.vocab_size=300"],
     "gpt_shakespeare": [*LM_FAST, "model.dim=16", "model.num_layers=1", "model.num_heads=2"],
-    "reso_shakespeare": [*LM_FAST, "model.dim=32", "model.num_layers=1", "model.num_heads=2"],
-    "reso_ablation": [*LM_FAST, "model.dim=32", "model.num_layers=1", "model.num_heads=2"],
+    "reso_shakespeare": [*LM_FAST, "model.dim=64", "model.num_layers=1", "model.num_heads=2"],
+    "reso_ablation": [*LM_FAST, "model.dim=64", "model.num_layers=1", "model.num_heads=2"],
     "glyph_gpt2": [*LM_FAST, "model.dim=16", "model.num_layers=1", "tokenizer.glyphs=32"],
     "rqvae_npy": [
         "debug=fast_dev_run",
@@ -168,11 +168,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     import polytok.catalog  # noqa: F401  (every model class, for the hook)
 
-    rows = [measure(name) for name in args.experiments]
-    if args.json:
-        print(json.dumps(rows, indent=1))
-    else:
-        for row in rows:
+    for name in args.experiments:
+        row = measure(name)
+        if args.json:
+            print(json.dumps(row))
+        else:
             print(
                 f"{row['experiment']:<26} hops={row['hops']} tokenizer_builds="
                 f"{row['tokenizer_builds']}  {' -> '.join(p.rsplit('.', 2)[-2] + '.' + p.rsplit('.', 1)[-1] for p in row['path'])}"
