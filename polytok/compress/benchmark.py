@@ -250,6 +250,9 @@ def summarize(rows: list[dict], ratios: Sequence[float]) -> list[dict]:
                     "seconds_per_3k_tokens": statistics.fmean(
                         r["seconds"] * 3000 / r["original_tokens"] for r in sel
                     ),
+                    "cpu_seconds_per_3k_tokens": statistics.fmean(
+                        r["cpu_seconds"] * 3000 / r["original_tokens"] for r in sel
+                    ),
                 }
             )
     return out
