@@ -60,7 +60,7 @@ def tiny_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_glyph_run(tmp_path_factory) -> Path:
     """A glyph-adapted tiny GPT-2 saved as ``merged/`` (what ``experiment=glyph_adapt`` writes)."""
-    from polytok.models.glyph_save import save_merged
+    from polytok.glyph.adapted_save import save_merged
 
     from polytok.embed import StaticEmbedder
     from polytok.glyph.build import TapeBuildConfig, build_tape
