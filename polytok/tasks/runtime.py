@@ -52,6 +52,38 @@ def make_loggers(cfg: DictConfig) -> list[Logger]:
     return loggers
 
 
+class LastCheckpoint(Callback):
+    """Writes ``last.ckpt`` at every validation and when training ends.
+
+    Lightning's own ``save_last`` rewrites ``last.ckpt`` only at a validation where the monitored
+    checkpoint improved (and never at the end of training), so ``last.ckpt`` could be older than
+    the run and a resume from it would lose steps.
+    """
+
+    def __init__(self, dirpath: str | Path) -> None:
+        self.path = Path(dirpath) / "last.ckpt"
+
+    def _save(self, trainer: L.Trainer) -> None:
+        if not (trainer.sanity_checking or trainer.fast_dev_run):
+            trainer.save_checkpoint(self.path)  # every rank calls it; rank 0 writes
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer)
+
+    def on_train_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self._save(trainer)
+
+
+def _checkpoint_callbacks(ckpt: dict[str, Any], cfg: DictConfig) -> list[Callback]:
+    """The monitored checkpoint (``best.ckpt``) first, then `LastCheckpoint` with ``save_last``."""
+    ckpt.setdefault("dirpath", str(output_dir(cfg) / "checkpoints"))
+    save_last = bool(ckpt.pop("save_last", False))
+    callbacks: list[Callback] = [ModelCheckpoint(**ckpt)]  # first: trainer.checkpoint_callback
+    if save_last:
+        callbacks.append(LastCheckpoint(ckpt["dirpath"]))
+    return callbacks
+
+
 def make_callbacks(cfg: DictConfig, has_logger: bool = True) -> list[Callback]:
     options = to_dict(cfg.get("callbacks")) or {}
     known = {"checkpoint", "lr_monitor", "progress_bar"}
@@ -60,9 +92,7 @@ def make_callbacks(cfg: DictConfig, has_logger: bool = True) -> list[Callback]:
         raise ValueError(f"unknown callbacks {unknown}; valid callbacks: {sorted(known)}")
     callbacks: list[Callback] = []
     if options.get("checkpoint"):
-        ckpt = dict(options["checkpoint"])
-        ckpt.setdefault("dirpath", str(output_dir(cfg) / "checkpoints"))
-        callbacks.append(ModelCheckpoint(**ckpt))
+        callbacks += _checkpoint_callbacks(dict(options["checkpoint"]), cfg)
     if options.get("lr_monitor") and has_logger:  # it logs through the loggers
         callbacks.append(LearningRateMonitor(logging_interval="step"))
     bar = options.get("progress_bar", "tqdm")
