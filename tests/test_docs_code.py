@@ -60,9 +60,8 @@ def tiny_run(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_glyph_run(tmp_path_factory) -> Path:
     """A glyph-adapted tiny GPT-2 saved as ``merged/`` (what ``experiment=glyph_adapt`` writes)."""
-    from polytok.glyph.adapted_save import save_merged
-
     from polytok.embed import StaticEmbedder
+    from polytok.glyph.adapted_save import save_merged
     from polytok.glyph.build import TapeBuildConfig, build_tape
     from polytok.glyph.hybrid import HybridTokenizer
     from polytok.models.gpt2 import GPT2LM, GPT2LMConfig

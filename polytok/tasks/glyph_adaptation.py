@@ -29,8 +29,8 @@ HELD_OUT = ("plays", "dialog")
 
 def _held_out(opts: dict[str, Any]) -> tuple[dict[str, list[str]], dict[str, list[str]]]:
     """(scored pieces per set, whole items per set for token counts)."""
-    from polytok.tasks.context_efficiency import load_held_out
     from polytok.tasks.adapt_study import cut_pieces, spread
+    from polytok.tasks.context_efficiency import load_held_out
 
     plays, dialog = load_held_out("shakespeare"), load_held_out("dialog")
     pieces = cut_pieces(plays.test, int(opts["piece_bytes"]))
