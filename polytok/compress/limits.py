@@ -2,7 +2,7 @@
 
 The REST service runs each compression in a worker thread that cannot be killed, so the work
 checks its limits itself: `work_limits` sets them for the current thread (a context variable) and
-`check_limits`, called once per selection step, raises `WorkLimitExceeded` when the deadline has
+`check_limits`, called once per selection step and per embedded block, raises `WorkLimitExceeded` when the deadline has
 passed or the cancel event is set (the server is shutting down). Outside a `work_limits` block
 nothing is limited.
 """

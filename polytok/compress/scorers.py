@@ -30,6 +30,8 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 import torch.nn.functional as F
 
+from polytok.compress.limits import check_limits
+
 
 @runtime_checkable
 class ChunkScorer(Protocol):
@@ -147,10 +149,20 @@ class EncoderScorer:
             self._embedder = SentenceEmbedder()
         return self._embedder
 
+    block = 256  # texts embedded between two checks of the work limits (deadline, shutdown)
+
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
-        """(N, D) unit vectors of ``texts``."""
+        """(N, D) unit vectors of ``texts``, embedded in blocks that each check the work limits."""
         encode = getattr(self.embedder, "encode", None) or self.embedder.embed
-        return F.normalize(encode(list(texts)).float().cpu(), dim=-1)
+        texts = list(texts)
+        parts = []
+        for start in range(0, len(texts), self.block):
+            check_limits()
+            parts.append(encode(texts[start : start + self.block]).float().cpu())
+        check_limits()
+        if not parts:
+            return torch.zeros(0, 0)
+        return F.normalize(torch.cat(parts), dim=-1)
 
     def score(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor:
         n = len(chunks)

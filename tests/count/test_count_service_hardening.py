@@ -171,7 +171,10 @@ def test_one_sigterm_stops_a_busy_server(tmp_path) -> None:
             except httpx.TransportError:
                 assert proc.poll() is None and time.monotonic() < deadline
                 time.sleep(0.2)
-        big = {"context": "This is sentence number x. " * 19_000, "target_ratio": 0.3}
+        big = {
+            "context": " ".join(f"This is sentence number {i}." for i in range(19_000)),
+            "target_ratio": 0.3,
+        }
         worker = threading.Thread(
             target=lambda: answers.append(httpx.post(url + "/compress", json=big, timeout=600))
         )
