@@ -10,7 +10,6 @@ a file can name code to run.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -19,13 +18,16 @@ import torch
 from torch import nn
 
 import polytok.catalog  # noqa: F401  (registers every built-in model and tokenizer type)
-from polytok.atomic import atomic_directory
 from polytok.generation import SamplingConfig, generate
 from polytok.models.registry import build_config, model_class, registered_name
+from polytok.saving import load_module, read_header, save_directory, save_module
 from polytok.tokenizers import load_tokenizer, save_tokenizer
 
 FORMAT = "polytok-lm"
 FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+WHAT = "polytok language model"
+HINT = " (pass the directory that train.py printed as 'pretrained')"
 
 
 class PretrainedLM(NamedTuple):
@@ -59,17 +61,14 @@ def save_pretrained(
     Raises:
         FileExistsError: ``directory`` exists and is not polytok's, and not ``overwrite``.
     """
-    from safetensors.torch import save_model
-
     directory = Path(directory)
     name = registered_name(model)
     config = dataclasses.asdict(model.config)
     if "pretrained" in config:
         config["pretrained"] = None  # weights live in model.safetensors, not the source dir
     meta = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": name, "config": config}
-    with atomic_directory(directory, overwrite=overwrite) as tmp:
-        (tmp / "config.json").write_text(json.dumps(meta, indent=2))
-        save_model(model, str(tmp / "model.safetensors"))
+    with save_directory(directory, meta, overwrite=overwrite) as tmp:
+        save_module(tmp / WEIGHTS_FILE, model)
         if tokenizer is not None:
             save_tokenizer(tokenizer, tmp / "tokenizer")
     return directory
@@ -80,44 +79,18 @@ def from_pretrained(
 ) -> PretrainedLM:
     """Load a directory written by `save_pretrained` (local files only, strict), or a glyph
     adaptation's adapter or merged directory (`polytok.glyph.adapted_save`)."""
-    from safetensors.torch import load_model
-
     directory = Path(directory)
     from polytok.glyph.adapted_save import load_glyph_pretrained
 
     glyph = load_glyph_pretrained(directory)  # glyph adapter / merged Hugging Face directories
     if glyph is not None:
         return PretrainedLM(glyph[0].to(device).eval(), glyph[1])
-    config_path = directory / "config.json"
-    if not config_path.is_file():
-        raise FileNotFoundError(
-            f"{directory} has no config.json: not a polytok save_pretrained directory "
-            "(pass the directory that train.py printed as 'pretrained')"
-        )
-    try:
-        meta = json.loads(config_path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(
-            f"{config_path} is not valid JSON text ({err}); the checkpoint is corrupt"
-        ) from err
-    if not isinstance(meta, dict):
-        raise ValueError(f"{config_path} is not a JSON object; the checkpoint is corrupt")
-    if meta.get("format") != FORMAT:
-        raise ValueError(f"{config_path} has format {meta.get('format')!r}, expected {FORMAT!r}")
-    if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-        raise ValueError(
-            f"{directory} was written by a newer polytok (format_version "
-            f"{meta['format_version']} > {FORMAT_VERSION}); upgrade polytok to load it"
-        )
-    cls = model_class(meta["model"])
+    meta = read_header(directory, what=WHAT, version=FORMAT_VERSION, fmt=FORMAT, hint=HINT)
+    if not isinstance(meta.get("config"), dict):
+        raise ValueError(f"{directory / 'config.json'} is corrupt: no 'config' object; re-save it")
+    cls = model_class(meta.get("model"))
     model = cls(build_config(cls, meta["config"]))
-    weights = directory / "model.safetensors"
-    if not weights.is_file():
-        raise FileNotFoundError(f"{weights} is missing; the checkpoint directory is incomplete")
-    try:
-        load_model(model, str(weights), strict=True, device=str(device))
-    except Exception as err:
-        raise ValueError(f"cannot load {weights}: {err}") from err
+    load_module(model, directory / WEIGHTS_FILE, what=WHAT, device=device)
     tokenizer = (
         load_tokenizer(directory / "tokenizer") if (directory / "tokenizer").exists() else None
     )

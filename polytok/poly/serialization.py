@@ -8,8 +8,9 @@ Layout of a registry directory:
 - ``tables.safetensors``: every store table (used rows only);
 - ``base_embeddings.safetensors``: registered base embedding matrices (optional).
 
-Saving is atomic: everything is written to a temporary directory next to the target, then moved
-into place with ``os.replace`` (the previous directory is swapped out first and deleted after).
+The registry keeps its own header (a ``class`` and ``format_version``, no ``format`` field) and is
+written and read with the shared helpers of `polytok.saving`: saving is atomic (a temporary
+directory next to the target, swapped in whole; only a directory polytok wrote is replaced).
 Nothing is executed on load: `PolyTokenizer.from_pretrained` builds the registry from the parts
 that `read_registry` returns, tokenizers come from the explicit `SPEC_TYPES` registry. This module
 knows the files, not the registry class (no import cycle).
@@ -17,18 +18,25 @@ knows the files, not the registry class (no import cycle).
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
-from safetensors.torch import load_file, save_file
 
-from polytok.atomic import atomic_directory
+from polytok.saving import (
+    load_tensors,
+    read_header,
+    read_json,
+    save_directory,
+    save_tensors,
+    write_json,
+)
 
 FORMAT_VERSION = 1
 CLASS_NAME = "PolyTokenizer"
+WHAT = "PolyTokenizer"
+HINT = "; from_pretrained reads local directories written by save_pretrained, never a hub"
 
 
 class RegistryFiles(NamedTuple):
@@ -41,10 +49,6 @@ class RegistryFiles(NamedTuple):
     base_specs: dict[str, dict[str, Any]]  # modality -> base tokenizer spec
     tables: dict[str, torch.Tensor]  # store key -> (rows, dim)
     base_weights: dict[str, torch.Tensor]  # modality -> (V, in_dim)
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True), encoding="utf-8")
 
 
 def write_registry(
@@ -65,44 +69,21 @@ def write_registry(
     never resolved (saving through it used to wipe the directory it points to).
     """
     target = Path(os.path.abspath(path))
-    with atomic_directory(target, overwrite=overwrite) as tmp:
-        meta = {
-            "class": CLASS_NAME,
-            "format_version": FORMAT_VERSION,
-            "config": config,
-            "modalities": modalities,
-            "oov_buckets": structure["oov_buckets"],
-            "versions": structure["versions"],
-            "base": base_specs,
-        }
-        _write_json(tmp / "config.json", meta)
-        _write_json(tmp / "vocab.json", vocab)
-        save_file(tables, str(tmp / "tables.safetensors"), metadata={"format": "pt"})
+    meta = {
+        "class": CLASS_NAME,
+        "format_version": FORMAT_VERSION,
+        "config": config,
+        "modalities": modalities,
+        "oov_buckets": structure["oov_buckets"],
+        "versions": structure["versions"],
+        "base": base_specs,
+    }
+    with save_directory(target, meta, overwrite=overwrite, sort_keys=True) as tmp:
+        write_json(tmp / "vocab.json", vocab, sort_keys=True)
+        save_tensors(tmp / "tables.safetensors", tables)
         if base_weights:
-            base = {m: w.contiguous() for m, w in base_weights.items()}
-            save_file(base, str(tmp / "base_embeddings.safetensors"), metadata={"format": "pt"})
+            save_tensors(tmp / "base_embeddings.safetensors", base_weights)
     return target
-
-
-def _read_json(path: Path, kind: type) -> Any:
-    """Parse a registry JSON file, naming it when it is corrupt or of the wrong shape."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path} is corrupt ({err}); re-save the registry") from err
-    if not isinstance(data, kind):
-        raise ValueError(f"{path} is corrupt: expected a JSON {kind.__name__}")
-    return data
-
-
-def _read_tensors(path: Path) -> dict[str, torch.Tensor]:
-    """Load a registry safetensors file, naming it when it is missing or unreadable."""
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing; the registry is incomplete")
-    try:
-        return load_file(str(path))
-    except Exception as err:  # SafetensorError, or OSError for devices and links
-        raise ValueError(f"{path} is not a readable safetensors file ({err})") from err
 
 
 def read_registry(path: str | os.PathLike) -> RegistryFiles:
@@ -113,31 +94,18 @@ def read_registry(path: str | os.PathLike) -> RegistryFiles:
         ValueError: a different class or a newer format version, or a corrupt file (named).
     """
     root = Path(path)
-    if not (root / "config.json").is_file():
-        raise FileNotFoundError(
-            f"{str(path)!r} is not a PolyTokenizer directory (no config.json); from_pretrained "
-            f"reads local directories written by save_pretrained, never a hub"
-        )
-    meta = _read_json(root / "config.json", dict)
-    if meta.get("class") != CLASS_NAME:
-        raise ValueError(f"{root} holds a {meta.get('class')!r}, not a {CLASS_NAME}")
-    version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ValueError(
-            f"{root} was written in registry format {version!r}, newer than this polytok supports "
-            f"({FORMAT_VERSION}); upgrade polytok to read it"
-        )
+    meta = read_header(root, what=WHAT, version=FORMAT_VERSION, class_name=CLASS_NAME, hint=HINT)
     weights = {}
     if os.path.lexists(root / "base_embeddings.safetensors"):
-        weights = _read_tensors(root / "base_embeddings.safetensors")
+        weights = load_tensors(root / "base_embeddings.safetensors", what=WHAT)
     try:
         return RegistryFiles(
             config=dict(meta["config"]),
             modalities=list(meta["modalities"]),
             structure={"oov_buckets": meta["oov_buckets"], "versions": meta["versions"]},
-            vocab=_read_json(root / "vocab.json", dict),
+            vocab=read_json(root / "vocab.json", what=WHAT),
             base_specs=dict(meta["base"]),
-            tables=_read_tensors(root / "tables.safetensors"),
+            tables=load_tensors(root / "tables.safetensors", what=WHAT),
             base_weights=weights,
         )
     except (KeyError, TypeError, ValueError) as err:

@@ -18,10 +18,11 @@ import torch
 from torch import Tensor, nn
 
 from polytok.nn.kmeans import DEFAULT_CHUNK, kmeans, nearest
+from polytok.saving import load_state
 from polytok.sid.errors import NotFittedError
 from polytok.sid.formats import Formatter
 from polytok.sid.inputs import as_codes, as_matrix, like_input, semantic_ids
-from polytok.sid.io import check_state, load_model_dir, save_model_dir
+from polytok.sid.io import load_model_dir, save_model_dir
 from polytok.sid.metrics import fit_metrics
 
 log = logging.getLogger(__name__)
@@ -299,7 +300,7 @@ class RQKMeans(nn.Module):
             key = f"codebook_{level}"
             if key in tensors:  # size the buffers before the strict load checks every shape
                 setattr(model, key, torch.zeros(model.config.codebook_sizes[level], dim))
-        check_state(model, tensors, directory)
+        load_state(model, tensors, directory)
         model._dim = dim
         model.metrics_ = header.get("metrics", {})
         return model.to(device)

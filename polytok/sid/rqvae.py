@@ -18,10 +18,11 @@ import torch
 from torch import Tensor, nn
 
 from polytok.nn.quantize import ResidualVQ
+from polytok.saving import load_state
 from polytok.sid.errors import NotFittedError
 from polytok.sid.formats import Formatter
 from polytok.sid.inputs import as_codes, as_matrix, like_input, semantic_ids
-from polytok.sid.io import check_state, load_model_dir, save_model_dir
+from polytok.sid.io import load_model_dir, save_model_dir
 from polytok.sid.metrics import fit_metrics
 from polytok.sid.rqkmeans_plus import rqkmeans_plus
 
@@ -376,7 +377,7 @@ class RQVAE(nn.Module):
             model = cls(device="cpu", **header["config"])
         except (KeyError, TypeError, ValueError) as err:
             raise ValueError(f"{str(directory)!r}: invalid config.json ({err})") from err
-        check_state(model, tensors, directory)
+        load_state(model, tensors, directory)
         model.metrics_ = header.get("metrics", {})
         model._fresh = False
         return model.to(device)

@@ -3,15 +3,17 @@
 A tokenizer directory holds ``tokenizer_config.json`` (the tokenizer's spec, see
 `polytok.tokenizers.base`) and, for Hugging Face / byte-BPE tokenizers, the native
 ``tokenizer.json`` so other tools (``tokenizers.Tokenizer.from_file``, transformers) can read it.
-Files are written atomically (temporary file in the same directory, then ``os.replace``).
+Files are written atomically (temporary file in the same directory, then ``os.replace``) with the
+shared helpers of `polytok.saving`; the config keeps its own ``format_version``. The directory
+itself is not swapped in whole: it usually lives inside a model directory that is.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from polytok.atomic import write_text_atomic
+from polytok.saving import check_format_version, read_json, write_json
 from polytok.tokenizers.base import TextTokenizer, tokenizer_from_spec
 
 CONFIG_FILE = "tokenizer_config.json"
@@ -49,7 +51,7 @@ def save_tokenizer(tokenizer: TextTokenizer, directory: str | Path) -> Path:
         write_text_atomic(directory / NATIVE_FILE, native)
     config = {"format_version": FORMAT_VERSION, "spec": spec}
     # Written last: a directory with a config is complete.
-    write_text_atomic(directory / CONFIG_FILE, json.dumps(config, ensure_ascii=False, indent=1))
+    write_json(directory / CONFIG_FILE, config, indent=1)
     return directory / CONFIG_FILE
 
 
@@ -64,22 +66,13 @@ def load_tokenizer(directory: str | Path) -> TextTokenizer:
     directory = Path(directory)
     config_path = directory / CONFIG_FILE
     if config_path.is_file():
-        try:
-            config = json.loads(config_path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(
-                f"{config_path} is not valid JSON text ({e}); re-save the tokenizer"
-            ) from e
-        if isinstance(config, dict) and config.get("format_version") == FORMAT_VERSION:
+        config = read_json(config_path, what="tokenizer", kind=object)
+        if isinstance(config, dict) and "format_version" in config:
+            check_format_version(config["format_version"], FORMAT_VERSION, config_path)
             try:
                 return tokenizer_from_spec(_resolve_files(config.get("spec"), directory))
             except ValueError as e:
                 raise ValueError(f"{config_path}: {e}") from e
-        if isinstance(config, dict) and "format_version" in config:
-            raise ValueError(
-                f"{config_path} has format_version {config.get('format_version')!r}; "
-                f"this polytok reads version {FORMAT_VERSION}"
-            )
         # a transformers tokenizer_config.json (no polytok spec): fall through to tokenizer.json
     if (directory / NATIVE_FILE).is_file():
         from polytok.tokenizers.hf import HFTokenizer

@@ -72,7 +72,7 @@ def test_save_is_atomic_and_replaces(tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(ser, "save_file", boom)
+    monkeypatch.setattr(ser, "save_tensors", boom)
     with pytest.raises(OSError, match="disk full"):
         p.save_pretrained(target)
     monkeypatch.undo()
