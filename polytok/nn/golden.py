@@ -1,5 +1,5 @@
 """The golden ratio, defined once: golden head decay (`polytok.reso.attention`), the coherence gate's
-default threshold (`polytok.reso.gate`) and the golden learning-rate schedule (`polytok.systems.optim`)."""
+default threshold (`polytok.reso.gate`) and the golden learning-rate schedule (`polytok.nn.optim`)."""
 
 from __future__ import annotations
 

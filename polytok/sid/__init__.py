@@ -1,7 +1,7 @@
 """Semantic IDs: torch k-means, RQ-KMeans, RQ-VAE, collision-free unique IDs.
 
-Importing this package does not import lightning; `RQVAE.fit` does, inside the method (it trains
-with `polytok.systems.rqvae.RQVAESystem`: the one declared exception to the layers).
+Nothing here imports lightning: `RQVAE.fit` trains in plain PyTorch (`polytok.sid.training`); the
+Lightning `polytok.systems.rqvae.RQVAESystem` reuses that loop's parts.
 """
 
 from polytok.nn.kmeans import KMeansResult

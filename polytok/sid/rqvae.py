@@ -4,7 +4,8 @@ RQ-VAE (Lee et al., 2022; as used for generative retrieval by TIGER, Rajput et a
 ``z = E(x)``, ``z_q = RVQ(z)`` (`polytok.nn.ResidualVQ`: straight-through gradients,
 commitment loss, k-means codebook initialisation, dead-code restart, optional Sinkhorn per
 level), ``x_hat = D(z_q)``. The loss is ``sum_d (x_hat - x)^2`` (summed over dimensions, mean
-over the batch) plus the quantizer loss. ``fit`` trains with Lightning (`RQVAESystem`).
+over the batch) plus the quantizer loss. ``fit`` trains in plain PyTorch (`polytok.sid.training`);
+the Lightning `polytok.systems.rqvae.RQVAESystem` trains the same way.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from polytok.sid.inputs import as_codes, as_matrix, like_input, semantic_ids
 from polytok.sid.io import load_model_dir, save_model_dir
 from polytok.sid.metrics import fit_metrics
 from polytok.sid.rqkmeans_plus import rqkmeans_plus
+from polytok.sid.training import seed_everything, train_rqvae
 
 log = logging.getLogger(__name__)
 
@@ -220,72 +222,71 @@ class RQVAE(nn.Module):
         lr_gamma: float = 0.5,
         **trainer_options,
     ) -> RQVAE:
-        """Train on X (N, in_dim) with a Lightning `RQVAESystem`; returns self in eval mode.
+        """Train on X (N, in_dim) on the model's device (`polytok.sid.training.train_rqvae`, plain
+        PyTorch); returns self in eval mode.
 
         Args:
             X: (N, in_dim) training vectors.
             epochs, batch_size, lr, weight_decay: AdamW training.
-            val_fraction: share of X held out for validation logs.
+            val_fraction: share of X held out; its loss is ``history_["val_loss"]``.
             seed: seeds everything, including the weights of a model that was never trained
                 (two fresh models fitted with the same seed give the same codes).
+            enable_progress_bar: log each epoch's losses (INFO).
             lr_schedule: "constant", "cosine" (to 0.1 x lr), "step" (times ``lr_gamma`` every
                 ``lr_step_size`` epochs) or "golden"; all after a linear warm-up.
             warmup_epochs: linear warm-up length in epochs (fractions allowed).
             lr_step_size: epochs per step of the "step" schedule (default: a third of ``epochs``).
             lr_gamma: factor per step of the "step" schedule.
-            **trainer_options: passed to ``lightning.Trainer``.
 
         ``metrics_`` then holds `polytok.sid.metrics.fit_metrics` over all of X and ``history_``
         the per-epoch means of ``loss``, ``recon_loss``, ``quant_loss`` and the learning rate.
+        Loggers, checkpoints and several devices: the Lightning `RQVAESystem`
+        (``python train.py task=rqvae``), which trains the same way.
+
+        Raises:
+            TypeError: Lightning ``Trainer`` options, which this loop does not take.
+            ValueError: more codewords than samples, or a bad training option.
         """
-        import lightning as L
-
-        from polytok.systems.rqvae import RQVAESystem, VectorDataModule, trainer_device
-
+        if trainer_options:
+            raise TypeError(
+                f"RQVAE.fit trains in plain PyTorch and takes no Lightning Trainer options "
+                f"({sorted(trainer_options)}); for loggers, checkpoints or several devices train "
+                "with polytok.systems.rqvae.RQVAESystem (python train.py task=rqvae)"
+            )
         x = as_matrix(X, dim=self.config.in_dim)
         if max(self.config.num_emb_list) > x.shape[0]:
             raise ValueError(
                 f"num_emb_list {self.config.num_emb_list} asks for more codewords than samples "
                 f"({x.shape[0]}); use smaller codebooks or more data"
             )
-        L.seed_everything(seed, workers=True, verbose=False)
-        device = self._device()
+        seed_everything(seed)
         if self._fresh:
             self.reset_parameters(seed)
         self._fresh = False
-        self.init_codebooks(x.to(device), batch_size)
-        per_epoch = -(-int(x.shape[0] * (1 - val_fraction)) // batch_size)
-        system = RQVAESystem(
-            model=asdict(self.config),
+        self.init_codebooks(x.to(self._device()), batch_size)
+        self.history_ = train_rqvae(
+            self,
+            x,
+            epochs=epochs,
+            batch_size=batch_size,
             lr=lr,
             weight_decay=weight_decay,
-            max_steps=epochs * per_epoch,
-            warmup_steps=int(warmup_epochs * per_epoch),
+            val_fraction=val_fraction,
+            seed=seed,
             lr_schedule=lr_schedule,
-            lr_step_size=int((lr_step_size or max(epochs / 3, 1)) * per_epoch),
+            warmup_epochs=warmup_epochs,
+            lr_step_size=lr_step_size,
             lr_gamma=lr_gamma,
-            module=self,
+            log_epochs=enable_progress_bar,
         )
-        data = VectorDataModule(x, batch_size=batch_size, val_fraction=val_fraction, seed=seed)
-        accelerator, devices = trainer_device(device)
-        options = {
-            "max_epochs": epochs,
-            "accelerator": accelerator,
-            "devices": devices,
-            "enable_progress_bar": enable_progress_bar,
-            "logger": False,
-            "enable_checkpointing": False,
-            "enable_model_summary": False,
-            "num_sanity_val_steps": 0,
-        }
-        options.update(trainer_options)
-        L.Trainer(**options).fit(system, datamodule=data)
-        self.to(device)
         self.eval()
-        self.history_ = {k: list(v) for k, v in system.history.items()}
         self.metrics_ = self.evaluate(x)
         log.info("RQVAE fit: %s", self.metrics_)
         return self
+
+    def no_decay_parameters(self) -> list[nn.Parameter]:
+        """The codebooks: (K, D) matrices that must not decay towards zero."""
+        return [layer.codebook for layer in self.rvq.layers]
 
     @torch.no_grad()
     def reset_parameters(self, seed: int) -> None:

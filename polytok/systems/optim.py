@@ -2,86 +2,46 @@
 
 `ScheduledAdamW` gives a LightningModule ``configure_optimizers`` and ``configure_gradient_clipping``
 from its hyperparameters (``lr``, ``betas``, ``weight_decay``, ``warmup_steps``, ``max_steps``,
-``min_lr_ratio``, ``lr_schedule``, ``grad_clip``): AdamW (Loshchilov & Hutter, 2019) with weight
-decay on matrices only, a per-step `lr_factor` schedule, and global-norm clipping.
+``min_lr_ratio``, ``lr_schedule``, ``grad_clip``): the recipe of `polytok.nn.optim` (AdamW with
+weight decay on matrices only, a per-step `lr_factor` schedule) and global-norm clipping. The
+plain-PyTorch loop of `polytok.sid.training` uses the same recipe.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
 import torch
 
-from polytok.nn.golden import PHI
+from polytok.nn.optim import PHI, SCHEDULES, lr_factor, scheduled_adamw
 
-SCHEDULES = ("cosine", "golden", "constant", "step")
-
-
-def lr_factor(
-    step: int,
-    schedule: str,
-    warmup_steps: int,
-    max_steps: int,
-    min_lr_ratio: float,
-    step_size: int | None = None,
-    gamma: float = 0.5,
-) -> float:
-    """Multiplier of the base learning rate at ``step`` (0-based).
-
-    "step" multiplies the rate by ``gamma`` every ``step_size`` steps after the warm-up
-    (default ``step_size``: a third of the steps after warm-up).
-    """
-    if schedule == "golden":
-        # phi^(-step / warmup): the rate falls by 1/phi every `warmup_steps`, floored.
-        return max(PHI ** (-step / max(warmup_steps, 1)), min_lr_ratio)
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps
-    if schedule == "constant":
-        return 1.0
-    if schedule == "step":
-        size = step_size or max((max_steps - warmup_steps) // 3, 1)
-        return gamma ** ((step - warmup_steps) // size)
-    progress = min((step - warmup_steps) / max(max_steps - warmup_steps, 1), 1.0)
-    return min_lr_ratio + (1 - min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+__all__ = ["PHI", "SCHEDULES", "ScheduledAdamW", "lr_factor"]
 
 
 class ScheduledAdamW:
     """Mixin for a LightningModule with ``self.model`` and the hyperparameters listed above."""
 
     def no_decay_parameters(self) -> Iterable[torch.nn.Parameter]:
-        """Matrices that must not decay (e.g. VQ codebooks); vectors never decay anyway."""
-        return ()
+        """Matrices that must not decay (e.g. VQ codebooks): those the model names in its own
+        ``no_decay_parameters()``, if it has one; vectors never decay anyway."""
+        own = getattr(self.model, "no_decay_parameters", None)
+        return own() if callable(own) else ()
 
     def configure_optimizers(self):
         hp = self.hparams
-        keep = {id(p) for p in self.no_decay_parameters()}
-        decay, no_decay = [], []
-        for param in self.model.parameters():
-            if param.requires_grad:
-                (decay if param.ndim >= 2 and id(param) not in keep else no_decay).append(param)
-        optimizer = torch.optim.AdamW(
-            [
-                {"params": decay, "weight_decay": hp.weight_decay},
-                {"params": no_decay, "weight_decay": 0.0},
-            ],
+        optimizer, scheduler = scheduled_adamw(
+            self.model,
             lr=hp.lr,
-            betas=tuple(hp.betas),
-            fused=self.device.type == "cuda",
+            betas=hp.betas,
+            weight_decay=hp.weight_decay,
+            lr_schedule=hp.lr_schedule,
+            warmup_steps=hp.warmup_steps,
+            max_steps=hp.max_steps,
+            min_lr_ratio=hp.min_lr_ratio,
+            lr_step_size=hp.get("lr_step_size"),
+            lr_gamma=hp.get("lr_gamma", 0.5),
+            no_decay=self.no_decay_parameters(),
         )
-
-        def factor(step: int) -> float:
-            return lr_factor(
-                step,
-                hp.lr_schedule,
-                hp.warmup_steps,
-                hp.max_steps,
-                hp.min_lr_ratio,
-                hp.get("lr_step_size"),
-                hp.get("lr_gamma", 0.5),
-            )
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
         return {
             "optimizer": optimizer,
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},

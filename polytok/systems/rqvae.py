@@ -1,35 +1,34 @@
-"""`RQVAESystem` (LightningModule) and `VectorDataModule` for training `RQVAE`.
+"""`RQVAESystem` (LightningModule) and `VectorDataModule` for training `RQVAE` with Lightning.
 
-AdamW (Loshchilov & Hutter, 2019) with the learning-rate schedules of
-`polytok.systems.optim.lr_factor`. Logs ``train/loss``, ``train/recon_loss``, ``train/quant_loss``,
+The training itself is the one of `RQVAE.fit` (`polytok.sid.training`): the same split, batch
+order, loss, per-epoch history, recipe constants and AdamW with the schedules of
+`polytok.nn.optim.lr_factor` (codebooks free of weight decay); Lightning adds loggers,
+checkpoints and several devices. Logs ``train/loss``, ``train/recon_loss``, ``train/quant_loss``,
 ``train/code_usage``; the same under ``val/`` when a validation split exists, plus per level
 ``val/usage_l{i}`` / ``val/perplexity_l{i}``.
 """
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import lightning as L
-import torch
 from torch import Tensor
-from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.data import DataLoader
 
+from polytok.nn.optim import check_recipe
 from polytok.sid.rqvae import RQVAE
+from polytok.sid.training import (
+    BETAS,
+    GRAD_CLIP,
+    HISTORY_KEYS,
+    MIN_LR_RATIO,
+    EpochHistory,
+    batches,
+    split_rows,
+)
 from polytok.systems.checkpoint import WeightsOnlyLoad
-from polytok.systems.optim import SCHEDULES, ScheduledAdamW
+from polytok.systems.optim import ScheduledAdamW
 
-HISTORY_KEYS = ("loss", "recon_loss", "quant_loss", "lr")
-
-
-def trainer_device(device: torch.device) -> tuple[str, Any]:
-    """Lightning ``(accelerator, devices)`` for a torch device."""
-    if device.type == "cuda":
-        return "gpu", [device.index or 0]
-    if device.type == "mps":
-        return "mps", 1
-    return "cpu", 1
+__all__ = ["HISTORY_KEYS", "RQVAESystem", "VectorDataModule"]
 
 
 class VectorDataModule(L.LightningDataModule):
@@ -48,23 +47,14 @@ class VectorDataModule(L.LightningDataModule):
             raise ValueError(
                 f"need 0 <= val_fraction < 1 and batch_size >= 1, got {val_fraction}, {batch_size}"
             )
-        gen = torch.Generator().manual_seed(seed)
-        order = torch.randperm(x.shape[0], generator=gen)
-        n_val = int(x.shape[0] * val_fraction)
-        self.val = x.cpu()[order[:n_val]]
-        self.train_x = x.cpu()[order[n_val:]]
+        self.train_x, self.val = split_rows(x, val_fraction, seed)
         self.batch_size, self.seed = batch_size, seed
 
     def train_dataloader(self) -> DataLoader:
-        gen = torch.Generator().manual_seed(self.seed)
-        return DataLoader(
-            TensorDataset(self.train_x), batch_size=self.batch_size, shuffle=True, generator=gen
-        )
+        return batches(self.train_x, self.batch_size, self.seed)
 
     def val_dataloader(self) -> DataLoader | list:
-        if not len(self.val):
-            return []
-        return DataLoader(TensorDataset(self.val), batch_size=self.batch_size)
+        return batches(self.val, self.batch_size) if len(self.val) else []
 
 
 class RQVAESystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
@@ -89,30 +79,27 @@ class RQVAESystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
         self,
         model: dict,
         lr: float = 1e-3,
-        betas: tuple[float, float] | list[float] = (0.9, 0.999),
+        betas: tuple[float, float] | list[float] = BETAS,
         weight_decay: float = 1e-4,
         warmup_steps: int = 0,
         max_steps: int = 1000,
-        min_lr_ratio: float = 0.1,
+        min_lr_ratio: float = MIN_LR_RATIO,
         lr_schedule: str = "cosine",
-        grad_clip: float = 1.0,
+        grad_clip: float = GRAD_CLIP,
         lr_step_size: int | None = None,
         lr_gamma: float = 0.5,
         module: RQVAE | None = None,
     ) -> None:
         super().__init__()
-        valid = 0 < lr < math.inf and max_steps > 0 and warmup_steps >= 0 and grad_clip >= 0
-        if not valid:  # written so that NaN fails too
-            raise ValueError(
-                f"need lr > 0, max_steps > 0, warmup_steps >= 0, grad_clip >= 0; got lr={lr}, "
-                f"max_steps={max_steps}, warmup_steps={warmup_steps}, grad_clip={grad_clip}"
-            )
-        if lr_schedule not in SCHEDULES:
-            raise ValueError(f"lr_schedule must be one of {SCHEDULES}, got {lr_schedule!r}")
+        check_recipe(lr, max_steps, warmup_steps, grad_clip, lr_schedule)
         self.save_hyperparameters(ignore=["module"])
         self.model = module if module is not None else RQVAE(**model)
-        self.history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
-        self._epoch_sums: Tensor | None = None  # running (loss, recon, quant, batches) on device
+        self.epoch_history = EpochHistory()
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        """Per-epoch mean ``loss``, ``recon_loss``, ``quant_loss`` and ``lr`` (as ``history_``)."""
+        return self.epoch_history.history
 
     def _step(self, batch, stage: str) -> Tensor:
         (x,) = batch
@@ -124,9 +111,7 @@ class RQVAESystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
         self.log(f"{stage}/quant_loss", out.quant_loss, batch_size=size, on_step=on_step)
         self.log(f"{stage}/code_usage", out.usage.mean(), batch_size=size, on_step=on_step)
         if on_step:  # per-level figures at validation only: each log call costs ~2 ms on CPU
-            sums = torch.stack([out.loss.detach(), out.recon_loss.detach(), out.quant_loss.detach(),
-                                out.loss.new_ones(())])  # fmt: skip
-            self._epoch_sums = sums if self._epoch_sums is None else self._epoch_sums + sums
+            self.epoch_history.add(out)
             return out.loss
         for i in range(out.usage.shape[0]):
             self.log(f"{stage}/usage_l{i}", out.usage[i], batch_size=size, on_step=on_step)
@@ -143,20 +128,11 @@ class RQVAESystem(WeightsOnlyLoad, ScheduledAdamW, L.LightningModule):
 
     def on_train_epoch_end(self) -> None:
         """Append the epoch's mean losses and the current learning rate to ``history``."""
-        if self._epoch_sums is None:
-            return
-        loss, recon, quant, batches = self._epoch_sums.tolist()  # one host sync per epoch
-        self._epoch_sums = None
         lr = self.trainer.optimizers[0].param_groups[0]["lr"] if self.trainer.optimizers else 0.0
-        for key, value in zip(HISTORY_KEYS, (loss / batches, recon / batches, quant / batches, lr)):
-            self.history[key].append(float(value))
+        self.epoch_history.end_epoch(lr)
 
     def training_step(self, batch, batch_idx: int) -> Tensor:
         return self._step(batch, "train")
 
     def validation_step(self, batch, batch_idx: int) -> None:
         self._step(batch, "val")
-
-    def no_decay_parameters(self):
-        # codebooks are (K, D) matrices but must not decay towards zero
-        return [layer.codebook for layer in self.model.rvq.layers]

@@ -39,6 +39,14 @@ def test_fit_seed_covers_weights_history_and_eval_mode():
     assert a.history_["loss"][-1] < a.history_["loss"][0]
 
 
+def test_fit_reports_validation_loss_and_refuses_lightning_options():
+    x = data()
+    vae = small_vae().fit(x, epochs=2, batch_size=128, val_fraction=0.25)
+    assert len(vae.history_["val_loss"]) == 2 and all(v > 0 for v in vae.history_["val_loss"])
+    with pytest.raises(TypeError, match=r"no Lightning Trainer options \(\['max_epochs'\]\)"):
+        small_vae().fit(x, epochs=1, max_epochs=3)
+
+
 def test_lr_schedules_reference():
     assert lr_factor(0, "constant", 2, 100, 0.1) == 0.5  # warm-up 1/2, 2/2
     assert lr_factor(5, "constant", 2, 100, 0.1) == 1.0
