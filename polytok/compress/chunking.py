@@ -15,12 +15,11 @@ from dataclasses import dataclass
 import regex
 
 from polytok.compress.text import words
+from polytok.data.segment import sentence_spans
 
 _FENCE = re.compile(r"^[ \t]{0,3}(`{3,}|~{3,})")
 _LIST_ITEM = re.compile(r"^[ \t]{0,3}(?:[-*+•]|\d{1,3}[.)])[ \t]+\S")
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+\S")
-# a sentence ends after a terminator (and closing marks) followed by whitespace, or after a CJK stop
-_SENTENCE_END = regex.compile(r"[.!?…]+[\"'”’)\]]*(?=\s)|[。！？]+[」』”’）]*")
 _CLAUSE_END = regex.compile(r"[;:,，；：](?=\s)|\n")
 
 KINDS = ("sentence", "code", "list", "heading")
@@ -134,12 +133,7 @@ def _split_long(text: str, start: int, end: int, max_chars: int) -> list[tuple[i
 def _sentences(
     text: str, start: int, end: int, min_words: int, max_chars: int
 ) -> list[tuple[int, int]]:
-    spans, pos = [], start
-    for m in _SENTENCE_END.finditer(text, start, end):
-        spans.append((pos, m.end()))
-        pos = m.end()
-    spans.append((pos, end))
-    spans = [s for span in spans if (s := _trimmed(text, *span))[1] > s[0]]
+    spans = sentence_spans(text, "prose", start, end)
     # attach fragments that are too short to stand alone ("Hor.", "Mr.", "Scene I.") to the next
     merged: list[tuple[int, int]] = []
     carry: int | None = None

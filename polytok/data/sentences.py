@@ -5,29 +5,28 @@ file with the segmented sentences of abstract, introduction and conclusion
 (``aclsum/dataset/{train,val,test}.jsonl``) and the full S2ORC parse of every paper
 (``aclsum/dataset/paper_jsons/<id>.json``, paragraphs of ``pdf_parse.body_text``). The package is
 located without importing it (`polytok.assets.package_dir`). Full-text paragraphs are split into
-sentences by a punctuation rule (a ``.``, ``!`` or ``?`` followed by space and an upper-case
-letter or bracket); fragments under `MIN_WORDS` words are dropped. Dialog lines come from
+sentences by the ``"capital"`` rule of `polytok.data.segment` (a ``.``, ``!`` or ``?`` followed by
+space and an upper-case letter or bracket); fragments under `MIN_WORDS` words are dropped. Dialog lines come from
 chatterbot-corpus (`polytok.data.dialog`), all languages by default.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from functools import lru_cache
 
 import numpy as np
 
 from polytok.assets import package_dir
+from polytok.data.segment import sentence_spans
 
 MIN_WORDS = 3
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\[])")
 SOURCES = ("aclsum", "dialog")
 
 
 def split_sentences(paragraph: str) -> list[str]:
     """Sentences of a paragraph (see the module docstring), whitespace-normalised."""
-    parts = (" ".join(p.split()) for p in _SENTENCE_END.split(paragraph))
+    parts = (" ".join(paragraph[s:e].split()) for s, e in sentence_spans(paragraph, "capital"))
     return [p for p in parts if len(p.split()) >= MIN_WORDS]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -19,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from polytok.data.segment import sentence_spans
 from polytok.glyph.address import phrase_addresses
 from polytok.glyph.mining import flatten, mine_merges
 from polytok.glyph.tape import GlyphTape
@@ -26,19 +26,6 @@ from polytok.glyph.tape import GlyphTape
 logger = logging.getLogger(__name__)
 
 UNITS = ("document", "line")
-_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Character spans of the sentences of ``text`` (runs ending in . ! ? or a line break)."""
-    spans = []
-    for m in _SENTENCE.finditer(text):
-        start, end = m.start(), m.end()
-        while start < end and text[start].isspace():
-            start += 1
-        if start < end:
-            spans.append((start, end))
-    return spans
 
 
 @dataclass
@@ -195,7 +182,7 @@ def _build(texts, out, base, config, extend, embedder, progress) -> GlyphTape:
     ]
     family_rows = []
     if config.num_families:
-        counts = Counter(t[s:e] for t in texts for s, e in split_sentences(t))
+        counts = Counter(t[s:e] for t in texts for s, e in sentence_spans(t, "line"))
         mined = mine_families(list(counts), config.num_families, embedder, config.seed)
         if mined:
             fam_addr, _ = phrase_addresses(

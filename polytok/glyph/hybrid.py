@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from polytok.glyph.build import split_sentences
+from polytok.data.segment import sentence_spans
 from polytok.glyph.matcher import GlyphMatcher
 from polytok.glyph.tape import MARKERS, GlyphTape
 from polytok.tokenizers.base import register_spec_type
@@ -424,7 +424,7 @@ class HybridTokenizer:
         return sims.argmax(axis=1), sims.max(axis=1)
 
     def _lossy_details(self, text: str) -> HybridEncoding:
-        spans_text = split_sentences(text)
+        spans_text = sentence_spans(text, "line")
         best, score = (
             self._similar_family([text[s:e] for s, e in spans_text]) if spans_text else ([], [])
         )
