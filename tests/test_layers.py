@@ -22,6 +22,7 @@ PACKAGE = ROOT / "polytok"
 # Edges allowed against the rules, each with its reason (the same list is ``ignore_imports`` in
 # pyproject.toml). None today; an entry is a pair (importing module, imported module).
 EXCEPTIONS: set[tuple[str, str]] = set()
+MAX_FUNCTION_LINES = 60  # issue 16: longer functions are split into named steps
 IMPORT_STRING = re.compile(r"polytok(?:\.\w+)+(?::[\w.]+)?")
 
 
@@ -232,6 +233,31 @@ def test_detector_sees_lazy_imports_and_strings(tmp_path, monkeypatch, source, e
     monkeypatch.setitem(MODULES, "polytok.tokenizers.probe", fake)
     found = [(t, k) for t, _, k in imports_of("polytok.tokenizers.probe")]
     assert found == expected
+
+
+def long_functions(limit: int = MAX_FUNCTION_LINES) -> list[str]:
+    """Functions of ``polytok/`` over ``limit`` lines (``def`` to last line, docstring included)
+    without a ``# long: <why>`` comment on the line above."""
+    found = []
+    for path in sorted(MODULES.values()):
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        for node in ast.walk(ast.parse(source)):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            size = node.end_lineno - node.lineno + 1
+            first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+            if size > limit and not lines[first - 2].strip().startswith("# long:"):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({size} lines)")
+    return found
+
+
+def test_functions_are_short_or_say_why() -> None:
+    found = long_functions()
+    assert not found, "split these into named steps, or say why above the def (# long: ...):\n" + (
+        "\n".join(found)
+    )
+    assert long_functions(limit=40), "the check finds nothing at a lower limit: is it blind?"
 
 
 def test_cycle_finder_finds_a_cycle() -> None:

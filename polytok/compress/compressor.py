@@ -302,18 +302,8 @@ class ContextCompressor:
         target_ratio: float | None,
         strategy: str,
     ) -> CompressionResult:
-        counter = self.counter(model_id)
-        count, count_many = counter.count, counter.count_many
-        glyph = None
-        if self.config.glyph_tape:
-            if counter.strategy != "tiktoken":
-                raise ValueError(
-                    f"the glyph option needs a tiktoken-counted model, {model_id!r} is counted "
-                    f"by {counter.strategy!r}; unset glyph_tape or use e.g. gpt-4o"
-                )
-            glyph = self._glyph(model_id, counter.encoding)
-            count = glyph.count
-            count_many = glyph.count_many
+        counter, glyph = self._count_with(model_id)
+        count = glyph.count if glyph else counter.count
         original = count(context)
         budget = target_tokens if target_tokens is not None else int(target_ratio * original)
         base = {
@@ -328,31 +318,14 @@ class ContextCompressor:
         if budget >= original:
             return self._result(context, original, [(0, len(context))], True, base, glyph)
         seps = separators(context, chunks)
+        count_many = glyph.count_many if glyph else counter.count_many
         costs = count_many([seps[i] + c.text for i, c in enumerate(chunks)])
         if min(costs) > budget:
             raise ValueError(
                 f"a budget of {budget} tokens is smaller than every chunk of the context (the "
                 f"smallest costs {min(costs)} tokens for {model_id}); raise the budget"
             )
-        if strategy == "scored":
-            picks = self._scored(chunks, costs, budget, query)
-        elif strategy == "mmr":
-            picks = self._mmr(chunks, seps, costs, budget, query)
-        elif strategy == "lead":
-            picks, used = [], 0
-            for i, cost in enumerate(costs):
-                if used + cost > budget:
-                    break
-                picks.append(i)
-                used += cost
-        else:
-            order = list(range(len(chunks)))
-            random.Random(self.config.seed).shuffle(order)
-            picks, used = [], 0
-            for i in order:
-                if used + costs[i] <= budget:
-                    picks.append(i)
-                    used += costs[i]
+        picks = self._pick(strategy, chunks, seps, costs, budget, query)
         # costs are per-chunk estimates; the assembled text is counted exactly and trimmed
         text = _assemble(context, chunks, seps, picks)
         tokens = count(text)
@@ -362,6 +335,50 @@ class ContextCompressor:
             tokens = count(text)
         spans = [(chunks[i].start, chunks[i].end) for i in sorted(picks)]
         return self._result(text, tokens, spans, False, base, glyph)
+
+    def _count_with(self, model_id: str) -> tuple[ModelCounter, GlyphCounter | None]:
+        """The model's token counter, and the glyph counter when ``glyph_tape`` is set.
+
+        Raises:
+            ValueError: a glyph tape with a model that tiktoken does not count.
+        """
+        counter = self.counter(model_id)
+        if not self.config.glyph_tape:
+            return counter, None
+        if counter.strategy != "tiktoken":
+            raise ValueError(
+                f"the glyph option needs a tiktoken-counted model, {model_id!r} is counted "
+                f"by {counter.strategy!r}; unset glyph_tape or use e.g. gpt-4o"
+            )
+        return counter, self._glyph(model_id, counter.encoding)
+
+    def _pick(
+        self,
+        strategy: str,
+        chunks: list[Chunk],
+        seps: list[str],
+        costs: list[int],
+        budget: int,
+        query: str | None,
+    ) -> list[int]:
+        """Indices of the chunks ``strategy`` keeps within ``budget`` (in pick order)."""
+        if strategy == "scored":
+            return self._scored(chunks, costs, budget, query)
+        if strategy == "mmr":
+            return self._mmr(chunks, seps, costs, budget, query)
+        if strategy == "lead":
+            order, stop_at_first_miss = list(range(len(chunks))), True
+        else:  # random
+            order, stop_at_first_miss = list(range(len(chunks))), False
+            random.Random(self.config.seed).shuffle(order)
+        picks, used = [], 0
+        for i in order:
+            if used + costs[i] <= budget:
+                picks.append(i)
+                used += costs[i]
+            elif stop_at_first_miss:
+                break
+        return picks
 
     def _glyph(self, model_id: str, encoding: str) -> GlyphCounter:
         key = (model_id, encoding)

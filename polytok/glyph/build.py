@@ -140,6 +140,39 @@ def build_tape(
         return _build(texts, out, base, config or TapeBuildConfig(), extend, embedder, progress)
 
 
+def _open_tape(out, base: str, n_vocab: int, extend: bool) -> tuple[GlyphTape, int | None]:
+    """The tape to write and the version the new one extends (None for a new tape)."""
+    if not extend:
+        return GlyphTape.create(out, base, n_vocab), None
+    tape = GlyphTape(out)
+    if tape.base_tokenizer != base:
+        raise ValueError(
+            f"tape {str(out)!r} was built on {tape.base_tokenizer!r}, not {base!r}; "
+            f"use base={tape.base_tokenizer!r} or build a new tape"
+        )
+    return tape, tape.latest_version()
+
+
+def _family_rows(texts, config: TapeBuildConfig, embedder, taken: set) -> list[tuple]:
+    """(address, representative, count, size) of each lossy sentence family (none when off)."""
+    if not config.num_families:
+        return []
+    counts = Counter(t[s:e] for t in texts for s, e in sentence_spans(t, "line"))
+    mined = mine_families(list(counts), config.num_families, embedder, config.seed)
+    if not mined:
+        return []
+    fam_addr, _ = phrase_addresses(
+        [r for r, _, _ in mined],
+        embedder,
+        2,
+        config.n_clusters,
+        config.seed,
+        taken,
+        alphabet_start=0x4E00 + 0x1000,
+    )
+    return [(a, r, c, s) for a, (r, c, s) in zip(fam_addr, mined)]
+
+
 def _build(texts, out, base, config, extend, embedder, progress) -> GlyphTape:
     from polytok.tokenizers import get_tokenizer
 
@@ -147,17 +180,7 @@ def _build(texts, out, base, config, extend, embedder, progress) -> GlyphTape:
     texts = list(texts)
     units = [line for t in texts for line in t.split("\n")] if config.unit == "line" else texts
     ids = encoding.encode_ordinary_batch([u for u in units if u], num_threads=2)
-    if extend:
-        tape = GlyphTape(out)
-        if tape.base_tokenizer != base:
-            raise ValueError(
-                f"tape {str(out)!r} was built on {tape.base_tokenizer!r}, not {base!r}; "
-                f"use base={tape.base_tokenizer!r} or build a new tape"
-            )
-        parent_version: int | None = tape.latest_version()
-    else:
-        tape = GlyphTape.create(out, base, encoding.n_vocab)
-        parent_version = None
+    tape, parent_version = _open_tape(out, base, encoding.n_vocab, extend)
     # Mine with provisional ids just above the base vocabulary (tape ids are assigned on write).
     result = mine_merges(
         flatten(ids),
@@ -180,21 +203,7 @@ def _build(texts, out, base, config, extend, embedder, progress) -> GlyphTape:
         (g.base_ids, p, a, c, c * (len(g.base_ids) - 1))
         for g, p, a, c in zip(result.glyphs, phrases, addresses, result.final_counts)
     ]
-    family_rows = []
-    if config.num_families:
-        counts = Counter(t[s:e] for t in texts for s, e in sentence_spans(t, "line"))
-        mined = mine_families(list(counts), config.num_families, embedder, config.seed)
-        if mined:
-            fam_addr, _ = phrase_addresses(
-                [r for r, _, _ in mined],
-                embedder,
-                2,
-                config.n_clusters,
-                config.seed,
-                taken | set(addresses),
-                alphabet_start=0x4E00 + 0x1000,
-            )
-            family_rows = [(a, r, c, s) for a, (r, c, s) in zip(fam_addr, mined)]
+    family_rows = _family_rows(texts, config, embedder, taken | set(addresses))
     note = {
         **asdict(config),
         "base": base,

@@ -42,6 +42,52 @@ def novel_lines(train_docs: Sequence[str], docs: Sequence[str]) -> list[str]:
     return [line for doc in docs for line in doc.split("\n") if line and line not in seen]
 
 
+def _methods(tok: HybridTokenizer, data: HeldOut, num_glyphs: int, baselines: bool) -> dict:
+    """Name -> encode function: the hybrid tokenizer, plus the n-gram and word-BPE baselines
+    trained on ``data.train`` with as many new tokens."""
+    encoding = tok.base.encoding
+    units = [u for t in data.train for u in (t.split("\n") if data.unit == "line" else [t]) if u]
+    methods: dict[str, Any] = {"hybrid": tok.encode}
+    if baselines:
+        train_ids = encoding.encode_ordinary_batch(units, num_threads=2)
+        ngrams = NgramBaseline(
+            [g for g, _, _ in frequent_ngrams(train_ids, num_glyphs)], encoding.n_vocab
+        )
+        methods["ngram"] = lambda t: ngrams.encode_ids(encoding.encode_ordinary(t))
+        methods["word_bpe"] = WordBPEBaseline(encoding, units, num_glyphs).encode
+    return methods
+
+
+def _measure_split(tok: HybridTokenizer, methods: dict, items: list[str]) -> dict[str, Any]:
+    """Tokens and reductions per method, round trip, documents per window and glyph usage."""
+    encoding = tok.base.encoding
+    base_counts = [len(encoding.encode_ordinary(t)) for t in items]
+    n_base = sum(base_counts)
+    row: dict[str, Any] = {"items": len(items), "bytes": sum(len(t.encode()) for t in items)}
+    row["tokens"] = {"base": n_base}
+    for method, encode in methods.items():
+        n = sum(len(encode(t)) for t in items)
+        row["tokens"][method] = n
+        row.setdefault("reduction", {})[method] = 1 - n / max(n_base, 1)
+    hybrid_ids = [tok.encode(t) for t in items]
+    row["round_trip_exact"] = sum(tok.decode(i) == t for i, t in zip(hybrid_ids, items)) / max(
+        len(items), 1
+    )
+    n_hybrid = row["tokens"]["hybrid"]
+    row["docs_per_window"] = {
+        "base": WINDOW * len(items) / max(n_base, 1),
+        "hybrid": WINDOW * len(items) / max(n_hybrid, 1),
+    }
+    used = Counter(i for ids in hybrid_ids for i in ids if i >= encoding.n_vocab)
+    row["glyph_usage"] = {
+        "distinct_glyphs_used": len(used),
+        "share_of_glyphs_used": len(used) / max(len(tok.glyphs), 1),
+        "glyph_token_share": sum(used.values()) / max(n_hybrid, 1),
+        "top": [[tok.decode([g]), c] for g, c in used.most_common(10)],
+    }
+    return row
+
+
 def measure(
     data: HeldOut,
     tape_path: str | Path,
@@ -64,16 +110,7 @@ def measure(
     build_tape(data.train, path, base, config, embedder=embedder).close()
     build_s = time.perf_counter() - start
     tok = HybridTokenizer(base, path)
-    encoding = tok.base.encoding
-    units = [u for t in data.train for u in (t.split("\n") if data.unit == "line" else [t]) if u]
-    methods: dict[str, Any] = {"hybrid": tok.encode}
-    if baselines:
-        train_ids = encoding.encode_ordinary_batch(units, num_threads=2)
-        ngrams = NgramBaseline(
-            [g for g, _, _ in frequent_ngrams(train_ids, num_glyphs)], encoding.n_vocab
-        )
-        methods["ngram"] = lambda t: ngrams.encode_ids(encoding.encode_ordinary(t))
-        methods["word_bpe"] = WordBPEBaseline(encoding, units, num_glyphs).encode
+    methods = _methods(tok, data, num_glyphs, baselines)
     out: dict[str, Any] = {
         "corpus": data.name,
         "unit": data.unit,
@@ -84,31 +121,7 @@ def measure(
         "train_documents": len(data.train),
     }
     for split, items in (("val", data.val), ("test", data.test)):
-        base_counts = [len(encoding.encode_ordinary(t)) for t in items]
-        n_base = sum(base_counts)
-        row: dict[str, Any] = {"items": len(items), "bytes": sum(len(t.encode()) for t in items)}
-        row["tokens"] = {"base": n_base}
-        for method, encode in methods.items():
-            n = sum(len(encode(t)) for t in items)
-            row["tokens"][method] = n
-            row.setdefault("reduction", {})[method] = 1 - n / max(n_base, 1)
-        hybrid_ids = [tok.encode(t) for t in items]
-        row["round_trip_exact"] = sum(tok.decode(i) == t for i, t in zip(hybrid_ids, items)) / max(
-            len(items), 1
-        )
-        n_hybrid = row["tokens"]["hybrid"]
-        row["docs_per_window"] = {
-            "base": WINDOW * len(items) / max(n_base, 1),
-            "hybrid": WINDOW * len(items) / max(n_hybrid, 1),
-        }
-        used = Counter(i for ids in hybrid_ids for i in ids if i >= encoding.n_vocab)
-        row["glyph_usage"] = {
-            "distinct_glyphs_used": len(used),
-            "share_of_glyphs_used": len(used) / max(len(tok.glyphs), 1),
-            "glyph_token_share": sum(used.values()) / max(n_hybrid, 1),
-            "top": [[tok.decode([g]), c] for g, c in used.most_common(10)],
-        }
-        out[split] = row
+        out[split] = _measure_split(tok, methods, items)
     return out
 
 

@@ -247,6 +247,21 @@ class RQVAE(nn.Module):
             TypeError: Lightning ``Trainer`` options, which this loop does not take.
             ValueError: more codewords than samples, or a bad training option.
         """
+        x = self._start_fit(X, seed, batch_size, trainer_options)
+        schedule = {"lr_schedule": lr_schedule, "warmup_epochs": warmup_epochs,
+                    "lr_step_size": lr_step_size, "lr_gamma": lr_gamma}  # fmt: skip
+        self.history_ = train_rqvae(
+            self, x, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
+            val_fraction=val_fraction, seed=seed, log_epochs=enable_progress_bar, **schedule,
+        )  # fmt: skip
+        self.eval()
+        self.metrics_ = self.evaluate(x)
+        log.info("RQVAE fit: %s", self.metrics_)
+        return self
+
+    def _start_fit(self, X, seed: int, batch_size: int, trainer_options: dict) -> Tensor:
+        """Check the input, seed everything, redraw a fresh model's weights from ``seed`` and
+        initialise the codebooks by k-means on all of X; returns X as a (N, in_dim) tensor."""
         if trainer_options:
             raise TypeError(
                 f"RQVAE.fit trains in plain PyTorch and takes no Lightning Trainer options "
@@ -264,25 +279,7 @@ class RQVAE(nn.Module):
             self.reset_parameters(seed)
         self._fresh = False
         self.init_codebooks(x.to(self._device()), batch_size)
-        self.history_ = train_rqvae(
-            self,
-            x,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            weight_decay=weight_decay,
-            val_fraction=val_fraction,
-            seed=seed,
-            lr_schedule=lr_schedule,
-            warmup_epochs=warmup_epochs,
-            lr_step_size=lr_step_size,
-            lr_gamma=lr_gamma,
-            log_epochs=enable_progress_bar,
-        )
-        self.eval()
-        self.metrics_ = self.evaluate(x)
-        log.info("RQVAE fit: %s", self.metrics_)
-        return self
+        return x
 
     def no_decay_parameters(self) -> list[nn.Parameter]:
         """The codebooks: (K, D) matrices that must not decay towards zero."""

@@ -113,6 +113,29 @@ def _fit(trainer: L.Trainer, system: L.LightningModule, loader, num_threads: int
         torch.set_num_threads(threads)
 
 
+def _train(
+    trainer: L.Trainer,
+    prepared: SkipGramData,
+    lr: float,
+    num_negatives: int,
+    batch_size: int,
+    seed: int,
+    num_threads: int | None,
+) -> EmbeddingFineTuneSystem:
+    """Seed, then fit an `EmbeddingFineTuneSystem` on the shuffled training pairs."""
+    L.seed_everything(seed, verbose=False)
+    system = EmbeddingFineTuneSystem(prepared.table, prepared.noise, lr, num_negatives)
+    pairs = prepared.train_pairs
+    loader = DataLoader(
+        TensorDataset(pairs[:, 0], pairs[:, 1]),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
+    _fit(trainer, system, loader, num_threads)
+    return system
+
+
 def fine_tune_embeddings(
     poly: PolyTokenizer,
     data: Sequence[Sequence[str]],
@@ -161,18 +184,10 @@ def fine_tune_embeddings(
             poly, data, modality, version, window=window, val_fraction=val_fraction, seed=seed
         )
         before = held_out_mrr(prepared.table, prepared.val_pairs, prepared.candidates)
-        L.seed_everything(seed, verbose=False)
-        system = EmbeddingFineTuneSystem(prepared.table, prepared.noise, lr, num_negatives)
-        pairs = prepared.train_pairs
-        loader = DataLoader(
-            TensorDataset(pairs[:, 0], pairs[:, 1]),
-            batch_size=batch_size,
-            shuffle=True,
-            generator=torch.Generator().manual_seed(seed),
-        )
-        _fit(trainer, system, loader, num_threads)
+        system = _train(trainer, prepared, lr, num_negatives, batch_size, seed, num_threads)
     finally:
         poly.to(home)
+    pairs = prepared.train_pairs
     losses = torch.stack(system.train_losses).cpu().tolist() if system.train_losses else []
     after = held_out_mrr(
         poly.embedding.table(prepared.key), prepared.val_pairs, prepared.candidates

@@ -160,12 +160,9 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def write_report(results: dict[str, Any], out: Path, plots: list[str]) -> Path:
-    """A Markdown summary of ``results`` next to the plots."""
-    lines = ["# Context-efficiency experiment", ""]
-    cfg = results["config"]
-    lines += [f"Tape: {cfg['glyphs']} glyphs over `{cfg['base']}`, built on train only.", ""]
-    lines += [
+def _reduction_table(results: dict[str, Any]) -> list[str]:
+    """Report lines: the per-corpus reduction table and whether each target was met."""
+    lines = [
         "| corpus | split | items | base tokens | glyph tape | naive n-gram | word BPE | "
         "round trip | docs / 2048 (base -> hybrid) | glyph share |",
         "|---|---|---|---|---|---|---|---|---|---|",
@@ -198,38 +195,55 @@ def write_report(results: dict[str, Any], out: Path, plots: list[str]) -> Path:
                 f"{100 * (red['hybrid'] - red.get('ngram', 0)):+.1f} pts vs n-gram): "
                 f"{'met' if ok else 'MISSED'}"
             )
+    return lines
+
+
+def _lossy_section(lo: dict[str, Any]) -> list[str]:
+    """Report lines of the opt-in lossy mode."""
+    return [
+        "",
+        "## Lossy mode (opt-in)",
+        "",
+        f"threshold {lo['threshold']}: {lo['lines_replaced']} of {lo['lines']} lines "
+        f"replaced, {100 * lo['token_reduction']:.1f}% fewer tokens, tape-embedder "
+        f"fidelity {lo['mean_fidelity_tape_embedder']:.3f}, independent TF-IDF "
+        f"similarity of replaced lines {_fmt(lo['mean_similarity_independent_judge_replaced'])}, "
+        f"numbers and names of replaced lines preserved "
+        f"{100 * lo['numbers_and_names_preserved']:.0f}% "
+        f"(of {lo['numbers_and_names_in_replaced_lines']}).",
+    ]
+
+
+def _lm_section(lm: dict[str, Any]) -> list[str]:
+    """Report lines of the GPT-2 comparison, base vs hybrid tokens."""
+    lines = [
+        "",
+        "## GPT-2, base vs hybrid tokens (equal compute)",
+        "",
+        f"Definition: {lm['definition']}.",
+        "",
+        "| tokens | block | params | train s | test bpb |",
+        "|---|---|---|---|---|",
+    ]
+    for k in ("base", "hybrid"):
+        m = lm[k]
+        lines.append(
+            f"| {k} | {m['block_size']} | {m['parameters']} | {m['train_s']} | "
+            f"{m['test_bpb']:.4f} |"
+        )
+    return lines + ["", f"bpb hybrid - base: {lm['bpb_delta_hybrid_minus_base']:+.4f}"]
+
+
+def write_report(results: dict[str, Any], out: Path, plots: list[str]) -> Path:
+    """A Markdown summary of ``results`` next to the plots."""
+    cfg = results["config"]
+    lines = ["# Context-efficiency experiment", ""]
+    lines += [f"Tape: {cfg['glyphs']} glyphs over `{cfg['base']}`, built on train only.", ""]
+    lines += _reduction_table(results)
     if "lossy" in results:
-        lo = results["lossy"]
-        lines += [
-            "",
-            "## Lossy mode (opt-in)",
-            "",
-            f"threshold {lo['threshold']}: {lo['lines_replaced']} of {lo['lines']} lines "
-            f"replaced, {100 * lo['token_reduction']:.1f}% fewer tokens, tape-embedder "
-            f"fidelity {lo['mean_fidelity_tape_embedder']:.3f}, independent TF-IDF "
-            f"similarity of replaced lines {_fmt(lo['mean_similarity_independent_judge_replaced'])}, "
-            f"numbers and names of replaced lines preserved "
-            f"{100 * lo['numbers_and_names_preserved']:.0f}% "
-            f"(of {lo['numbers_and_names_in_replaced_lines']}).",
-        ]
+        lines += _lossy_section(results["lossy"])
     if "lm" in results:
-        lm = results["lm"]
-        lines += [
-            "",
-            "## GPT-2, base vs hybrid tokens (equal compute)",
-            "",
-            f"Definition: {lm['definition']}.",
-            "",
-            "| tokens | block | params | train s | test bpb |",
-            "|---|---|---|---|---|",
-        ]
-        for k in ("base", "hybrid"):
-            m = lm[k]
-            lines.append(
-                f"| {k} | {m['block_size']} | {m['parameters']} | {m['train_s']} | "
-                f"{m['test_bpb']:.4f} |"
-            )
-        lines += ["", f"bpb hybrid - base: {lm['bpb_delta_hybrid_minus_base']:+.4f}"]
+        lines += _lm_section(results["lm"])
     lines += [""] + [f"![{p}]({p})" for p in plots]
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
