@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,6 +38,7 @@ __all__ = [
     "load_tensors",
     "read_header",
     "read_json",
+    "renamed_options",
     "save_directory",
     "save_module",
     "save_tensors",
@@ -229,3 +231,32 @@ def load_state(
         module.load_state_dict(dict(tensors), strict=True)
     except RuntimeError as err:
         raise ValueError(f"{str(directory)!r}: weights do not match the config: {err}") from err
+
+
+def renamed_options(config_cls: type, options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` with the names that ``config_cls.RENAMED`` (old -> new) retired replaced by
+    their new names, each with a DeprecationWarning, so older configs, checkpoints and calls keep
+    working.
+
+    Raises:
+        ValueError: an old name and its new name are both given.
+    """
+    renamed = getattr(config_cls, "RENAMED", {})
+    out: dict[str, Any] = {}
+    for key, value in options.items():
+        new = renamed.get(key)
+        if new is None:
+            out[key] = value
+            continue
+        if new in options:
+            raise ValueError(
+                f"{config_cls.__name__}: pass {new!r} or its old name {key!r}, not both"
+            )
+        warnings.warn(
+            f"{config_cls.__name__} option {key!r} is now called {new!r}; the old name will "
+            "stop working in a future polytok",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        out[new] = value
+    return out

@@ -263,7 +263,7 @@ def main() -> int:
         failures.append(f"balanced fit {bal_s:.1f} s")
     bench_unique(model, x, args.repeats, rows, failures, check)
     bench_real_text(Path(args.text_cache), rows, failures, check)
-    vae = RQVAE(in_dim=64, num_emb_list=[k] * levels, e_dim=32, layers=[128, 64], decay=0.99)
+    vae = RQVAE(in_dim=64, codebook_sizes=[k] * levels, e_dim=32, layers=[128, 64], decay=0.99)
     start = time.perf_counter()
     vae.fit(x, epochs=args.vae_epochs, batch_size=1024, lr=2e-3)
     rows += [(f"RQ-VAE fit ({args.vae_epochs} epochs)", f"{time.perf_counter() - start:.1f} s", "", ""),

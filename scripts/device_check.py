@@ -179,7 +179,7 @@ def module_cases(sizes: Sizes) -> dict[str, tuple[Callable[[], torch.nn.Module],
         ),
         "ResoFormer": (lambda: ResoFormer(reso), lm),
         "RQVAE": (
-            lambda: RQVAE(d, num_emb_list=[k] * 3, e_dim=32, layers=hid),
+            lambda: RQVAE(d, codebook_sizes=[k] * 3, e_dim=32, layers=hid),
             lambda m, dev: m(torch.randn(4 * k, d, device=dev)).loss,
         ),
         "GPT2LM": (lambda: GPT2LM(GPT2LMConfig(**gpt)), lm),

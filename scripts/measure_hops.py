@@ -48,14 +48,14 @@ EXPERIMENTS: dict[str, list[str]] = {
     "glyph_gpt2": [*LM_FAST, "model.dim=16", "model.num_layers=1", "tokenizer.glyphs=32"],
     "rqvae_npy": [
         "debug=fast_dev_run",
-        "model.num_emb_list=[8,8]",
+        "model.codebook_sizes=[8,8]",
         "model.layers=[16]",
         "model.e_dim=4",
         "data.batch_size=32",
     ],
     "rqvae_digits": [
         "debug=fast_dev_run",
-        "model.num_emb_list=[8,8]",
+        "model.codebook_sizes=[8,8]",
         "model.layers=[16]",
         "model.e_dim=4",
     ],

@@ -82,7 +82,7 @@ def _modules():
         "EntropyCollapse": (lambda: EntropyCollapse(32, 8, 8).train(), lambda m: m(x).loss),
         "ResoFormer": (_reso, lambda m: _lm_loss(m(ids))),
         "ResoFormer(halting)": (lambda: _reso(halting=True), lambda m: _lm_loss(m(ids))),
-        "RQVAE": (lambda: RQVAE(16, num_emb_list=[8, 8], e_dim=8, layers=[16]), rqvae),
+        "RQVAE": (lambda: RQVAE(16, codebook_sizes=[8, 8], e_dim=8, layers=[16]), rqvae),
         "GPT2LM": (lambda: GPT2LM(GPT2LMConfig(**tiny_gpt)), lambda m: _lm_loss(m(ids))),
         "GlyphGPT2": (glyph_model, lambda m: _lm_loss(m(ids))),
     }

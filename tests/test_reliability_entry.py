@@ -65,7 +65,7 @@ def test_resuming_a_finished_run_is_named(tmp_path, char_tokenizer) -> None:
 
 
 def test_eval_checkpoint_of_another_task_or_a_directory(tmp_path, char_tokenizer) -> None:
-    rq = RQVAESystem(model={"in_dim": 8, "num_emb_list": [4, 4], "e_dim": 4, "layers": [8]})
+    rq = RQVAESystem(model={"in_dim": 8, "codebook_sizes": [4, 4], "e_dim": 4, "layers": [8]})
     ckpt = tmp_path / "rq.ckpt"
     torch.save({"state_dict": rq.state_dict(), "hyper_parameters": dict(rq.hparams)}, ckpt)
     _fails_clean("eval", [f"ckpt_path={ckpt}"], tmp_path, "RQ-VAE .*not a language model")

@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from polytok.saving import renamed_options
+
 # name in configs (model.name) -> class. Checkpoints name a key here, never code.
 MODELS: dict[str, type[nn.Module]] = {}
 
@@ -69,12 +71,12 @@ def registered_name(model: nn.Module) -> str:
 def build_config(cls: type, options: Mapping[str, Any]) -> Any:
     """Build ``cls.config_class`` from a mapping, failing on unknown keys with the valid ones.
 
-    Option names a config class renamed (its ``RENAMED`` table, old -> new) are accepted, so
-    older configs and checkpoints keep loading.
+    Option names a config class renamed (its ``RENAMED`` table, old -> new) are accepted with a
+    DeprecationWarning (`polytok.saving.renamed_options`), so older configs and checkpoints keep
+    loading.
     """
     config_cls = cls.config_class
-    renamed = getattr(config_cls, "RENAMED", {})
-    options = {renamed.get(k, k): v for k, v in options.items()}
+    options = renamed_options(config_cls, options)
     valid = {f.name for f in dataclasses.fields(config_cls)}
     unknown = sorted(set(options) - valid)
     if unknown:

@@ -272,7 +272,13 @@ class ResidualVQ(nn.Module):
 
     @property
     def codebook_sizes(self) -> list[int]:
+        """Codewords per level."""
         return [layer.codebook_size for layer in self.layers]
+
+    @property
+    def num_levels(self) -> int:
+        """Number of levels L."""
+        return len(self.layers)
 
     def decode(self, codes: Tensor) -> Tensor:
         """(..., L) int64 codes -> (..., D) sum of the codewords."""

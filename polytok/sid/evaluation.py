@@ -214,7 +214,7 @@ def evaluate(
     x = as_matrix(X).cpu()
     c = _codes(codes, x.shape[0])
     if model is not None:
-        sizes = list(getattr(model.config, "codebook_sizes", None) or model.config.num_emb_list)
+        sizes = list(model.config.codebook_sizes)
     else:
         sizes = codebook_sizes or [int(c[:, i].max()) + 1 for i in range(c.shape[1])]
     stats = code_metrics(c, sizes)

@@ -162,6 +162,11 @@ class RQKMeans(nn.Module):
             self.register_buffer(f"prices_{level}", torch.zeros(size))
 
     @property
+    def num_levels(self) -> int:
+        """Number of code levels L (``len(config.codebook_sizes)``)."""
+        return len(self.config.codebook_sizes)
+
+    @property
     def codebooks(self) -> list[Tensor]:
         """The (K_l, D) codebooks, one per level."""
         return [getattr(self, f"codebook_{i}") for i in range(self.config.n_levels)]

@@ -34,7 +34,7 @@ def rqkmeans_plus(cls: type, rq, layers: list[int] | None = None, **options):
         cls: `RQVAE` (or a subclass).
         rq: a fitted `RQKMeans` (unbalanced: the VAE's quantizer assigns nearest codewords).
         layers: hidden widths of the correction MLPs (default ``[2 * dim]``).
-        **options: other `RQVAEConfig` fields (not ``in_dim``, ``e_dim``, ``num_emb_list``,
+        **options: other `RQVAEConfig` fields (not ``in_dim``, ``e_dim``, ``codebook_sizes``,
             ``residual`` or ``kmeans_init``, which RQ-KMeans fixes).
 
     Raises:
@@ -49,7 +49,7 @@ def rqkmeans_plus(cls: type, rq, layers: list[int] | None = None, **options):
     model = cls(
         in_dim=dim,
         e_dim=dim,
-        num_emb_list=list(rq.config.codebook_sizes),
+        codebook_sizes=list(rq.config.codebook_sizes),
         layers=list(layers) if layers is not None else [2 * dim],
         residual=True,
         kmeans_init=False,

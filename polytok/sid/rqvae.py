@@ -12,14 +12,15 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from dataclasses import asdict, dataclass, field
-from typing import NamedTuple
+from typing import ClassVar, NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from polytok.nn.quantize import ResidualVQ
-from polytok.saving import load_state
+from polytok.saving import load_state, renamed_options
 from polytok.sid.errors import NotFittedError
 from polytok.sid.formats import Formatter
 from polytok.sid.inputs import as_codes, as_matrix, like_input, semantic_ids
@@ -39,7 +40,7 @@ class RQVAEConfig:
 
     Attributes:
         in_dim: input width.
-        num_emb_list: codewords per level, e.g. [256, 256, 256].
+        codebook_sizes: codewords per level, e.g. [256, 256, 256].
         e_dim: latent (codeword) width.
         layers: hidden widths of the encoder MLP (the decoder mirrors them).
         dropout: dropout after each hidden layer.
@@ -53,10 +54,15 @@ class RQVAEConfig:
             (absolute error summed over dimensions).
         residual: identity skip connections ``z = x + E(x)`` and ``x_hat = z_q + D(z_q)``
             (needs ``e_dim == in_dim``); used by RQ-KMeans+ (`RQVAE.from_rqkmeans`).
+
+    ``codebook_sizes`` was called ``num_emb_list`` (semantic-id's name) before; the old name is
+    still read from saved configs and accepted by `RQVAE` with a DeprecationWarning.
     """
 
+    RENAMED: ClassVar[dict[str, str]] = {"num_emb_list": "codebook_sizes"}
+
     in_dim: int
-    num_emb_list: list[int] = field(default_factory=lambda: [256, 256, 256])
+    codebook_sizes: list[int] = field(default_factory=lambda: [256, 256, 256])
     e_dim: int = 32
     layers: list[int] = field(default_factory=lambda: [512, 256, 128])
     dropout: float = 0.0
@@ -79,19 +85,19 @@ class RQVAEConfig:
             )
         if self.in_dim < 1 or self.e_dim < 1:
             raise ValueError(f"in_dim and e_dim must be >= 1, got {self.in_dim} and {self.e_dim}")
-        self.num_emb_list = [int(k) for k in self.num_emb_list]
+        self.codebook_sizes = [int(k) for k in self.codebook_sizes]
         self.layers = [int(w) for w in self.layers]
-        if not self.num_emb_list or min(self.num_emb_list) < 1:
-            raise ValueError(f"num_emb_list needs >= 1 positive sizes, got {self.num_emb_list}")
+        if not self.codebook_sizes or min(self.codebook_sizes) < 1:
+            raise ValueError(f"codebook_sizes needs >= 1 positive sizes, got {self.codebook_sizes}")
         if self.layers and min(self.layers) < 1:
             raise ValueError(f"layers must be positive widths, got {self.layers}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if isinstance(self.sinkhorn, list | tuple):
             self.sinkhorn = [bool(s) for s in self.sinkhorn]
-            if len(self.sinkhorn) != len(self.num_emb_list):
+            if len(self.sinkhorn) != len(self.codebook_sizes):
                 raise ValueError(
-                    f"sinkhorn lists {len(self.sinkhorn)} flags for {len(self.num_emb_list)} "
+                    f"sinkhorn lists {len(self.sinkhorn)} flags for {len(self.codebook_sizes)} "
                     "levels; give one per level or a single bool"
                 )
 
@@ -123,20 +129,20 @@ class RQVAE(nn.Module):
     """Residual-quantized autoencoder producing (N, L) semantic codes.
 
     Args:
-        in_dim, num_emb_list, e_dim, layers, ...: `RQVAEConfig` fields.
+        in_dim, codebook_sizes, e_dim, layers, ...: `RQVAEConfig` fields.
         device: where the module lives and ``fit`` trains ("cpu", "cuda", "mps"); None keeps
             the default device (so the module also builds under ``torch.device("meta")``).
     """
 
     def __init__(self, in_dim: int, device: str | torch.device | None = None, **options) -> None:
         super().__init__()
-        self.config = RQVAEConfig(in_dim=in_dim, **options)
+        self.config = RQVAEConfig(in_dim=in_dim, **renamed_options(RQVAEConfig, options))
         cfg = self.config
         self.encoder = _mlp([cfg.in_dim, *cfg.layers, cfg.e_dim], cfg.dropout)
         self.decoder = _mlp([cfg.e_dim, *reversed(cfg.layers), cfg.in_dim], cfg.dropout)
         self.rvq = ResidualVQ(
             cfg.e_dim,
-            cfg.num_emb_list,
+            cfg.codebook_sizes,
             commitment_weight=cfg.commitment_weight,
             decay=cfg.decay,
             kmeans_init=cfg.kmeans_init,
@@ -150,8 +156,15 @@ class RQVAE(nn.Module):
             self.to(device)
 
     @property
+    def num_levels(self) -> int:
+        """Number of code levels L (``len(codebook_sizes)``)."""
+        return len(self.config.codebook_sizes)
+
+    @property
     def n_levels(self) -> int:
-        return len(self.config.num_emb_list)
+        """Deprecated name of `num_levels`."""
+        warnings.warn("RQVAE.n_levels is now num_levels", DeprecationWarning, stacklevel=2)
+        return self.num_levels
 
     @property
     def is_fitted(self) -> bool:
@@ -269,9 +282,9 @@ class RQVAE(nn.Module):
                 "with polytok.systems.rqvae.RQVAESystem (python train.py task=rqvae)"
             )
         x = as_matrix(X, dim=self.config.in_dim)
-        if max(self.config.num_emb_list) > x.shape[0]:
+        if max(self.config.codebook_sizes) > x.shape[0]:
             raise ValueError(
-                f"num_emb_list {self.config.num_emb_list} asks for more codewords than samples "
+                f"codebook_sizes {self.config.codebook_sizes} asks for more codewords than samples "
                 f"({x.shape[0]}); use smaller codebooks or more data"
             )
         seed_everything(seed)
@@ -313,7 +326,7 @@ class RQVAE(nn.Module):
             codes.append(out.codes)
             x_hat.append(out.x_hat)
         self.train(was_training)
-        return fit_metrics(x, x - torch.cat(x_hat), torch.cat(codes), self.config.num_emb_list)
+        return fit_metrics(x, x - torch.cat(x_hat), torch.cat(codes), self.config.codebook_sizes)
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
@@ -334,8 +347,8 @@ class RQVAE(nn.Module):
     def decode(self, codes):
         """codes (N, L) -> reconstructions (N, in_dim)."""
         self._check_fitted()
-        c = as_codes(codes, self.n_levels).to(self._device())
-        for level, size in enumerate(self.config.num_emb_list):
+        c = as_codes(codes, self.num_levels).to(self._device())
+        for level, size in enumerate(self.config.codebook_sizes):
             if c.numel() and (int(c[:, level].min()) < 0 or int(c[:, level].max()) >= size):
                 raise ValueError(
                     f"codes at level {level} must lie in [0, {size}), got out-of-range"
@@ -351,7 +364,7 @@ class RQVAE(nn.Module):
     ) -> list[str]:
         """(N, L) codes -> ``["3-9-1", ...]``; ``fmt="token"`` gives ``"<a_3><b_9><c_1>"``,
         ``formatter`` (row of ints -> str) any other form."""
-        return semantic_ids(as_codes(codes, self.n_levels), sep, fmt, formatter)
+        return semantic_ids(as_codes(codes, self.num_levels), sep, fmt, formatter)
 
     def save(self, directory: str | os.PathLike, *, overwrite: bool = False) -> None:
         """Write ``config.json`` + ``model.safetensors`` to ``directory`` atomically.

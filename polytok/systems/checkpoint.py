@@ -63,7 +63,11 @@ def checkpoint_kind(hparams: dict[str, Any]) -> str:
     if "tokenizer" in hparams and "model" in hparams:
         return "lm"
     model = hparams.get("model")
-    if isinstance(model, dict) and "num_emb_list" in model and "tokenizer" not in hparams:
+    if (
+        isinstance(model, dict)
+        and ("codebook_sizes" in model or "num_emb_list" in model)
+        and "tokenizer" not in hparams
+    ):
         return "rqvae"
     return "unknown"
 

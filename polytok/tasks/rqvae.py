@@ -20,6 +20,7 @@ from omegaconf import DictConfig
 
 from polytok.data import load_source
 from polytok.embed import StaticEmbedder
+from polytok.saving import renamed_options
 from polytok.sid.inputs import as_matrix, gaussian_mixture
 from polytok.sid.rqvae import RQVAEConfig
 from polytok.systems.rqvae import RQVAESystem, VectorDataModule
@@ -100,10 +101,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         x = load_vectors(data)
         model = {k: v for k, v in (to_dict(cfg.model) or {}).items() if k != "name"}
         model["in_dim"] = int(x.shape[1])
+        model = renamed_options(RQVAEConfig, model)  # num_emb_list -> codebook_sizes
         RQVAEConfig(**model)  # validate before any work
-        if max(model.get("num_emb_list", [256])) > x.shape[0]:
+        if max(model.get("codebook_sizes", [256])) > x.shape[0]:
             raise ValueError(
-                f"model.num_emb_list {model.get('num_emb_list')} has more codewords than the "
+                f"model.codebook_sizes {model.get('codebook_sizes')} has more codewords than the "
                 f"{x.shape[0]} vectors; use smaller codebooks"
             )
         options = system_options(cfg, RQVAESystem, exclude=("model", "module"))

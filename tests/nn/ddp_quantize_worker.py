@@ -22,7 +22,7 @@ def train_rqvae(rank: int, decay: float | None) -> dict[str, torch.Tensor]:
     from polytok.sid.rqvae import RQVAE
 
     torch.manual_seed(0)  # same initial weights on every rank
-    model = RQVAE(16, num_emb_list=[8, 8], e_dim=8, layers=[32], decay=decay)
+    model = RQVAE(16, codebook_sizes=[8, 8], e_dim=8, layers=[32], decay=decay)
     net = DDP(model, broadcast_buffers=False)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     gen = torch.Generator().manual_seed(100 + rank)

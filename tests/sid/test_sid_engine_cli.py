@@ -163,7 +163,7 @@ def test_hydra_task_trains_on_npy_and_saves(tmp_path) -> None:
         [
             "experiment=rqvae_npy",
             f"data.path={tmp_path / 'X.npy'}",
-            "model.num_emb_list=[8,8]",
+            "model.codebook_sizes=[8,8]",
             "model.layers=[16]",
             "model.e_dim=4",
             "data.batch_size=32",
@@ -197,7 +197,7 @@ def test_hydra_task_trains_on_npy_and_saves(tmp_path) -> None:
         ("data.path=/etc/hostname", ValueError, "must name an .npy file"),
         ("+data.colour=red", ValueError, "unknown data keys"),
         ("+system.momentum=0.9", ValueError, "unknown system keys"),
-        ("model.num_emb_list=[100000]", ValueError, "more codewords than"),
+        ("model.codebook_sizes=[100000]", ValueError, "more codewords than"),
     ],
 )
 def test_hydra_task_bad_input_leaves_no_run_dir(tmp_path, override, error, match) -> None:

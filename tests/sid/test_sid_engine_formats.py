@@ -88,7 +88,7 @@ def test_sinkhorn_resolver_gives_n_unique_ids(model_kind, tmp_path):
     if model_kind == "rqkmeans":
         model = RQKMeans(2, [4, 128], random_state=0).fit(x)
     else:
-        model = RQVAE(in_dim=8, num_emb_list=[4, 128], e_dim=8, layers=[16])
+        model = RQVAE(in_dim=8, codebook_sizes=[4, 128], e_dim=8, layers=[16])
         model.init_codebooks(__import__("torch").from_numpy(x), batch_size=64)
     plain = SemanticIdEngine(model).semantic_ids(x)
     assert len(set(plain)) < 300  # there are collisions to resolve

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -18,7 +20,7 @@ def blobs(n=600, dim=16, centers=12, seed=0) -> np.ndarray:
 def fitted():
     torch.manual_seed(0)
     X = blobs()
-    vae = RQVAE(in_dim=16, num_emb_list=[32, 32, 32], e_dim=16, layers=[32, 16], device="cpu")
+    vae = RQVAE(in_dim=16, codebook_sizes=[32, 32, 32], e_dim=16, layers=[32, 16], device="cpu")
     vae.fit(X, epochs=8, batch_size=32, lr=3e-3)
     return vae, X
 
@@ -40,7 +42,7 @@ def test_issue_api(fitted) -> None:
 def test_training_lowers_reconstruction_error() -> None:
     torch.manual_seed(1)
     X = blobs(seed=1)
-    vae = RQVAE(in_dim=16, num_emb_list=[16, 16], e_dim=8, layers=[32], decay=0.99)
+    vae = RQVAE(in_dim=16, codebook_sizes=[16, 16], e_dim=8, layers=[32], decay=0.99)
     vae.init_codebooks(torch.from_numpy(X), batch_size=128)
     before = vae.evaluate(X)["rel_mse"]
     vae.fit(X, epochs=8, batch_size=32, lr=3e-3)
@@ -48,7 +50,7 @@ def test_training_lowers_reconstruction_error() -> None:
 
 
 def test_forward_shapes_and_straight_through_gradients() -> None:
-    vae = RQVAE(in_dim=16, num_emb_list=[8, 8], e_dim=4, layers=[12], sinkhorn=[True, False])
+    vae = RQVAE(in_dim=16, codebook_sizes=[8, 8], e_dim=4, layers=[12], sinkhorn=[True, False])
     x = torch.randn(64, 16)
     out = vae(x)
     assert out.x_hat.shape == (64, 16) and out.codes.shape == (64, 2)
@@ -94,16 +96,16 @@ def test_bad_input_and_config(fitted, tmp_path) -> None:
         vae.encode(bad)
     with pytest.raises(ValueError, match="out-of-range"):
         vae.decode([[0, 0, 99]])
-    fresh = RQVAE(in_dim=16, num_emb_list=[4], e_dim=4, layers=[8])
+    fresh = RQVAE(in_dim=16, codebook_sizes=[4], e_dim=4, layers=[8])
     with pytest.raises(ValueError, match="not fitted"):
         fresh.encode(X)
     with pytest.raises(ValueError, match="not fitted"):
         fresh.save(tmp_path / "x")
     assert not (tmp_path / "x").exists()
     with pytest.raises(ValueError, match="more codewords than samples"):
-        RQVAE(in_dim=16, num_emb_list=[64], e_dim=4, layers=[8]).fit(X[:10])
+        RQVAE(in_dim=16, codebook_sizes=[64], e_dim=4, layers=[8]).fit(X[:10])
     with pytest.raises(ValueError, match="one per level"):
-        RQVAEConfig(in_dim=4, num_emb_list=[4, 4], sinkhorn=[True])
+        RQVAEConfig(in_dim=4, codebook_sizes=[4, 4], sinkhorn=[True])
     with pytest.raises(ValueError, match="dropout"):
         RQVAEConfig(in_dim=4, dropout=1.5)
     vae.save(tmp_path / "v")
@@ -111,3 +113,22 @@ def test_bad_input_and_config(fitted, tmp_path) -> None:
 
     with pytest.raises(ValueError, match="holds a 'RQVAE'"):
         RQKMeans.load(tmp_path / "v")
+
+
+def test_old_name_num_emb_list_still_reads_and_warns(fitted, tmp_path) -> None:
+    with pytest.warns(DeprecationWarning, match="'num_emb_list' is now called 'codebook_sizes'"):
+        old = RQVAE(in_dim=8, num_emb_list=[4, 4], e_dim=4, layers=[8])
+    assert old.config.codebook_sizes == [4, 4] and old.num_levels == 2
+    with pytest.warns(DeprecationWarning, match="num_levels"):
+        assert old.n_levels == 2
+    with pytest.raises(ValueError, match="'codebook_sizes' or its old name 'num_emb_list'"):
+        RQVAE(in_dim=8, num_emb_list=[4], codebook_sizes=[4])
+    vae, X = fitted  # a directory saved before the rename reads the same model
+    path = tmp_path / "old"
+    vae.save(path)
+    header = json.loads((path / "config.json").read_text())
+    header["config"]["num_emb_list"] = header["config"].pop("codebook_sizes")
+    (path / "config.json").write_text(json.dumps(header))
+    with pytest.warns(DeprecationWarning, match="num_emb_list"):
+        loaded = RQVAE.load(path)
+    np.testing.assert_array_equal(loaded.encode(X), vae.encode(X))

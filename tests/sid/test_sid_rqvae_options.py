@@ -16,7 +16,7 @@ def data(n=512, dim=8):
 
 
 def small_vae(**options):
-    return RQVAE(in_dim=8, num_emb_list=[8, 8], e_dim=4, layers=[16], **options)
+    return RQVAE(in_dim=8, codebook_sizes=[8, 8], e_dim=4, layers=[16], **options)
 
 
 def test_fit_seed_covers_weights_history_and_eval_mode():

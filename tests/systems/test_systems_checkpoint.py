@@ -68,7 +68,7 @@ def test_directory_and_missing_checkpoint(tmp_path) -> None:
 
 
 def test_checkpoint_of_another_task_is_named(tmp_path) -> None:
-    model = {"in_dim": 8, "num_emb_list": [4, 4], "e_dim": 4, "layers": [8]}
+    model = {"in_dim": 8, "codebook_sizes": [4, 4], "e_dim": 4, "layers": [8]}
     rq = RQVAESystem(model=model)
     path = tmp_path / "rq.ckpt"
     torch.save({"state_dict": rq.state_dict(), "hyper_parameters": dict(rq.hparams)}, path)

@@ -17,7 +17,7 @@ from polytok.systems.rqvae import RQVAESystem, VectorDataModule
 
 def test_lightning_system_and_plain_loop_give_the_same_history() -> None:
     x = as_matrix(gaussian_mixture(400, 8, 16, seed=3, scale=2, spread=0.2), dim=8)
-    plain = RQVAE(in_dim=8, num_emb_list=[8, 8], e_dim=4, layers=[16], dropout=0.1)
+    plain = RQVAE(in_dim=8, codebook_sizes=[8, 8], e_dim=4, layers=[16], dropout=0.1)
     plain.init_codebooks(x, 100)
     lit = copy.deepcopy(plain)
     torch.manual_seed(5)
@@ -41,3 +41,11 @@ def test_lightning_system_and_plain_loop_give_the_same_history() -> None:
         assert system.history[key] == pytest.approx(history[key], rel=1e-5), key
     for name, tensor in plain.state_dict().items():
         torch.testing.assert_close(lit.state_dict()[name], tensor, msg=name)
+
+
+def test_checkpoint_hyperparameters_with_the_old_name_still_build() -> None:
+    """Checkpoints written before the rename hold ``model.num_emb_list``."""
+    old = {"in_dim": 8, "num_emb_list": [4, 4], "e_dim": 4, "layers": [8]}
+    with pytest.warns(DeprecationWarning, match="num_emb_list"):
+        system = RQVAESystem(model=old)
+    assert system.model.config.codebook_sizes == [4, 4]
