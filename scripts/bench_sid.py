@@ -201,7 +201,7 @@ def bench_real_text(cache: Path, rows, failures, check) -> None:
     from polytok.embed.cache import EmbeddingCache
     from polytok.sid.evaluation import evaluate
 
-    texts = sentence_corpus(None)
+    texts = sentence_corpus(100_000, fill="shakespeare")
     store = EmbeddingCache(cache, "all-MiniLM-L6-v2-0872f5d7d0e8|max_length=256|normalize=True")
     found = store.get(texts)
     store.close()

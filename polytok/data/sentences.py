@@ -1,4 +1,4 @@
-"""Sentence corpora for real-text semantic IDs: ACLSum papers and the dialog corpus, offline.
+"""Sentence corpora for real-text semantic IDs: ACLSum papers, the dialog corpus and the plays.
 
 ACLSum (Takeshita et al., 2024; PyPI ``aclsum``, MIT) ships 250 ACL papers: per split a JSONL
 file with the segmented sentences of abstract, introduction and conclusion
@@ -7,7 +7,10 @@ file with the segmented sentences of abstract, introduction and conclusion
 located without importing it (`polytok.assets.package_dir`). Full-text paragraphs are split into
 sentences by the ``"capital"`` rule of `polytok.data.segment` (a ``.``, ``!`` or ``?`` followed by
 space and an upper-case letter or bracket); fragments under `MIN_WORDS` words are dropped. Dialog lines come from
-chatterbot-corpus (`polytok.data.dialog`), all languages by default.
+chatterbot-corpus (`polytok.data.dialog`), all languages by default. ACLSum and dialog hold
+72,730 unique sentences together; `sentence_corpus` can ``fill`` up to a larger size from a third
+source, the lines of Shakespeare's plays (`polytok.data.shakespeare`, every play, speaker lines
+and stage directions alike, at least `MIN_WORDS` words).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from polytok.assets import package_dir
 from polytok.data.segment import sentence_spans
 
 MIN_WORDS = 3
-SOURCES = ("aclsum", "dialog")
+SOURCES = ("aclsum", "dialog", "shakespeare")
 
 
 def split_sentences(paragraph: str) -> list[str]:
@@ -75,10 +78,30 @@ def dialog_sentences(language: str = "all") -> tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=1)
+def shakespeare_sentences() -> tuple[str, ...]:
+    """Unique lines of every play with at least `MIN_WORDS` words, in play order."""
+    from polytok.data.shakespeare import load_plays
+
+    out: dict[str, None] = {}
+    for _, text in sorted(load_plays().items()):
+        lines = (" ".join(line.split()) for line in text.splitlines())
+        out.update((line, None) for line in lines if len(line.split()) >= MIN_WORDS)
+    return tuple(out)
+
+
+_LOADERS = {
+    "aclsum": aclsum_sentences,
+    "dialog": dialog_sentences,
+    "shakespeare": shakespeare_sentences,
+}
+
+
 def sentence_corpus(
     max_sentences: int | None = 100_000,
     *,
-    sources: tuple[str, ...] = SOURCES,
+    sources: tuple[str, ...] = ("aclsum", "dialog"),
+    fill: str | None = None,
     seed: int = 0,
     dialog_language: str = "all",
 ) -> list[str]:
@@ -87,19 +110,42 @@ def sentence_corpus(
     The shuffle makes any prefix a random mix of the sources, so a smaller run (or an embedding
     cache that is only partly filled) sees the same kind of data as the full one.
 
+    Args:
+        max_sentences: the size (``None``: every sentence of ``sources``).
+        sources: the sources taken whole (then shuffled and cut).
+        fill: a source that tops ``sources`` up to ``max_sentences`` when they hold fewer
+            (a seeded draw of its sentences); ``None``: no top-up.
+        seed: the shuffle's seed.
+        dialog_language: the dialog corpus' language (``"all"``: every language).
+
     Raises:
-        ValueError: an unknown source, or ``max_sentences < 1``.
+        ValueError: an unknown source, ``max_sentences < 1``, or ``fill`` without a size.
     """
-    unknown = sorted(set(sources) - set(SOURCES))
+    named = (*sources, *([fill] if fill is not None else []))
+    unknown = sorted(set(named) - set(SOURCES))
     if unknown or not sources:
         raise ValueError(f"unknown sentence sources {unknown or sources}; valid: {list(SOURCES)}")
     if max_sentences is not None and max_sentences < 1:
         raise ValueError(f"max_sentences must be >= 1 or None, got {max_sentences}")
+    if fill is not None and max_sentences is None:
+        raise ValueError(f"fill={fill!r} tops up to max_sentences: give max_sentences too")
+    rng = np.random.default_rng(seed)
     pool: dict[str, None] = {}
-    if "aclsum" in sources:
-        pool.update(dict.fromkeys(aclsum_sentences()))
-    if "dialog" in sources:
-        pool.update(dict.fromkeys(dialog_sentences(dialog_language)))
+    for name in sources:
+        pool.update(dict.fromkeys(_sentences(name, dialog_language)))
+    if fill is not None and len(pool) < max_sentences:
+        extra = [t for t in _sentences(fill, dialog_language) if t not in pool]
+        picked = rng.permutation(len(extra))[: max_sentences - len(pool)]
+        pool.update(dict.fromkeys(extra[i] for i in sorted(picked)))
     texts = list(pool)
-    order = np.random.default_rng(seed).permutation(len(texts))
+    order = rng.permutation(len(texts)) if fill is not None else _shuffle(len(texts), seed)
     return [texts[i] for i in order[:max_sentences]]
+
+
+def _sentences(name: str, dialog_language: str) -> tuple[str, ...]:
+    return dialog_sentences(dialog_language) if name == "dialog" else _LOADERS[name]()
+
+
+def _shuffle(n: int, seed: int) -> np.ndarray:
+    """The shuffle of a corpus without top-up (the order earlier versions used)."""
+    return np.random.default_rng(seed).permutation(n)

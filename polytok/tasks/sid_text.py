@@ -24,7 +24,16 @@ from polytok.tasks.runtime import discard_incomplete, output_dir, to_dict
 
 log = logging.getLogger(__name__)
 
-DATA_KEYS = {"kind", "max_sentences", "sources", "seed", "dialog_language", "batch_size", "cache"}
+DATA_KEYS = {
+    "kind",
+    "max_sentences",
+    "sources",
+    "fill",
+    "seed",
+    "dialog_language",
+    "batch_size",
+    "cache",
+}
 EVAL_KEYS = {"k", "sample_size", "n_pairs"}
 DEV_SENTENCES, DEV_CLUSTERS = 64, 4  # debug=fast_dev_run: a smoke run in seconds
 
@@ -53,6 +62,7 @@ def embed_sentences(data: dict) -> tuple[list[str], np.ndarray]:
     texts = sentence_corpus(
         data.get("max_sentences", 100_000),
         sources=tuple(data.get("sources", ("aclsum", "dialog"))),
+        fill=data.get("fill"),
         seed=int(data.get("seed", 0)),
         dialog_language=data.get("dialog_language", "all"),
     )
