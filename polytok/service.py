@@ -188,8 +188,11 @@ class BodySizeLimitMiddleware:
         await JSONResponse({"detail": self._detail()}, status_code=413)(scope, receive, send)
 
 
-def require_api_key(request: Request, x_api_key: str | None = Header(default=None)) -> None:
-    """401 unless ``X-API-Key`` equals the configured key (no key configured: allow)."""
+async def require_api_key(request: Request, x_api_key: str | None = Header(default=None)) -> None:
+    """401 unless ``X-API-Key`` equals the configured key (no key configured: allow).
+
+    ``async`` on purpose: FastAPI runs a plain ``def`` dependency in its thread pool, a hop per
+    request that cost more than counting a short text."""
     expected = request.app.state.settings.api_key
     if expected and not (x_api_key and hmac.compare_digest(x_api_key.encode(), expected.encode())):
         raise HTTPException(

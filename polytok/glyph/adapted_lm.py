@@ -5,7 +5,7 @@ The base model is loaded unchanged from ``path``; the ``N`` new tokens of a `Hyb
 
     x_t    = E[id_t]                  if id_t < B  else  new_in[id_t - B]
     h      = backbone(x)              (B, T, D), final norm included
-    logits = [lm_head(h)[..., :B],  h @ new_out^T + new_offset]     (B, T, B + N)
+    logits = [lm_head(h)[..., :B] + base_offset,  h @ new_out^T + new_offset]     (B, T, B + N)
 
 ``adapter`` decides what trains: ``new_rows`` (only the new rows; every base weight stays bitwise
 equal), ``lora`` (LoRA through ``peft``, Hu et al. 2021, plus the new rows) or ``full`` (everything).
@@ -19,12 +19,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from polytok.glyph.adapter import new_row_expansions
-from polytok.glyph.inits import DEFAULT_INIT, check_init, new_rows
+from polytok.glyph.inits import DEFAULT_INIT, OFFSET_INITS, check_init, new_rows
 from polytok.models.base import LMOutput
 from polytok.models.hf_causal import load_causal_lm, max_positions_of, resolve_model_dir
 from polytok.models.registry import build_config, register_model
@@ -143,9 +144,11 @@ class GlyphAdaptedLM(nn.Module):
         tied = net.get_output_embeddings().weight is net.get_input_embeddings().weight
         self.tied_base = tied
         self.new_in = nn.Parameter(torch.zeros(n, d))
-        separate_out = not tied or config.init == "expansion"
+        separate_out = not tied or config.init in OFFSET_INITS
         self.new_out = nn.Parameter(torch.zeros(n, d)) if separate_out else None
-        self.new_offset = nn.Parameter(torch.zeros(n)) if config.init == "expansion" else None
+        self.new_offset = nn.Parameter(torch.zeros(n)) if config.init in OFFSET_INITS else None
+        base = config.base_vocab_size
+        self.base_offset = nn.Parameter(torch.zeros(base)) if config.init == "split" else None
         self.max_positions = max_positions_of(net.config)
         self.net = self._wrap(net)
 
@@ -191,8 +194,9 @@ class GlyphAdaptedLM(nn.Module):
         return model
 
     @torch.no_grad()
-    def init_new_rows(self, tokenizer: Any) -> None:
-        """Set the new rows by ``config.init`` from the tokenizer's expansions."""
+    def init_new_rows(self, tokenizer: Any, counts: torch.Tensor | None = None) -> None:
+        """Set the new rows by ``config.init`` from the tokenizer's expansions (and, for
+        ``split``, the (V,) id counts of the training text when given)."""
         b = self.config.base_vocab_size
         table = new_row_expansions(tokenizer)
         expansions = [table.get(b + i) or [0] for i in range(self.new_in.shape[0])]
@@ -211,18 +215,31 @@ class GlyphAdaptedLM(nn.Module):
             std=float(getattr(hf.config, "initializer_range", 0.02)),
             seed=self.config.seed,
             expansion_logprob=scorer,
+            counts=counts,
         )
         self.new_in.copy_(rows.inp)
         if self.new_out is not None:
             self.new_out.copy_(rows.out if rows.out is not None else rows.inp)
         if self.new_offset is not None and rows.offset is not None:
             self.new_offset.copy_(rows.offset)
+        if self.base_offset is not None and rows.base_offset is not None:
+            self.base_offset.copy_(rows.base_offset)
+
+    def init_from_data(self, train_ids: Any, tokenizer: Any) -> None:
+        """Before training from scratch: re-initialise the new rows with the id counts of the
+        training split (``train_ids``, any integer array); only ``split`` uses them."""
+        if self.config.init != "split":
+            return
+        ids = torch.as_tensor(np.asarray(train_ids), dtype=torch.long).flatten()
+        self.init_new_rows(tokenizer, torch.bincount(ids, minlength=self.config.vocab_size))
 
     def no_decay_parameters(self) -> list[nn.Parameter]:
-        """Embedding matrices (base input/output, positions, new rows): never weight-decayed."""
+        """Embedding matrices (base input/output, positions, new rows) and the logit offsets: never
+        weight-decayed."""
         found = [m.weight for m in self.hf.modules() if isinstance(m, nn.Embedding)]
         found.append(self.hf.get_output_embeddings().weight)
-        return found + [p for p in (self.new_in, self.new_out) if p is not None]
+        new = (self.new_in, self.new_out, self.new_offset, self.base_offset)
+        return found + [p for p in new if p is not None]
 
     def hidden_states(self, input_ids: torch.Tensor) -> torch.Tensor:
         """(B, T) hybrid ids -> (B, T, D) final hidden states of the backbone."""
@@ -242,6 +259,8 @@ class GlyphAdaptedLM(nn.Module):
     def forward(self, input_ids: torch.Tensor) -> LMOutput:
         h = self.hidden_states(input_ids)
         base = self.hf.get_output_embeddings()(h)[..., : self.config.base_vocab_size]
+        if self.base_offset is not None:
+            base = base + self.base_offset
         out = self.new_in if self.new_out is None else self.new_out
         new = h @ out.T  # (B, T, N)
         if self.new_offset is not None:

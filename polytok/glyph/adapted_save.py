@@ -8,8 +8,8 @@ and ``hybrid_tokenizer/`` (a portable `HybridTokenizer` with its tape). It needs
 Merged directory: a standard transformers directory (``config.json``, ``model.safetensors``, the
 base tokenizer files) whose vocabulary is grown by the new tokens and LoRA merged in, loadable by
 ``AutoModelForCausalLM.from_pretrained``, plus ``hybrid_tokenizer/``. New output rows that differ
-from the input rows untie the head; a logit offset is folded into the output rows exactly through
-the final LayerNorm (`fold_logit_offset`). ``polytok.from_pretrained`` loads either directory.
+from the input rows, or a base-vocabulary offset (``init=split``), untie the head; logit offsets
+are folded into the output rows exactly through the final LayerNorm (`fold_logit_offset`). ``polytok.from_pretrained`` loads either directory.
 """
 
 from __future__ import annotations
@@ -77,13 +77,16 @@ def merged_hf(model: GlyphAdaptedLM) -> nn.Module:
         net = copy.deepcopy(model.hf).cpu()
     b = model.config.base_vocab_size
     in_w = torch.cat([net.get_input_embeddings().weight[:b], model.new_in.cpu()])
-    untie = model.new_out is not None or not model.tied_base
+    untie = model.new_out is not None or not model.tied_base or model.base_offset is not None
     if untie:
         out_new = model.new_in if model.new_out is None else model.new_out
         out_new = out_new.detach().cpu().float()
         if model.new_offset is not None:
             out_new = out_new + fold_logit_offset(net, model.new_offset.detach().cpu())
-        out_w = torch.cat([net.get_output_embeddings().weight[:b].float(), out_new])
+        out_base = net.get_output_embeddings().weight[:b].detach().float().clone()
+        if model.base_offset is not None:
+            out_base += fold_logit_offset(net, model.base_offset.detach().cpu())
+        out_w = torch.cat([out_base, out_new])
     net.resize_token_embeddings(in_w.shape[0], mean_resizing=False)
     net.get_input_embeddings().weight.data = in_w.clone()
     if untie:
@@ -116,6 +119,8 @@ def save_adapter(model: GlyphAdaptedLM, directory: str | os.PathLike, tokenizer:
         rows["new_out"] = model.new_out
     if model.new_offset is not None:
         rows["new_offset"] = model.new_offset
+    if model.base_offset is not None:
+        rows["base_offset"] = model.base_offset
     with atomic_directory(Path(directory)) as tmp:
         if model.config.adapter == "lora":
             model.net.save_pretrained(str(tmp))

@@ -165,6 +165,7 @@ def run_study(prep, results, scored, stream, checkpoint) -> None:
     steps, batch, every = int(opts["steps"]), int(opts["batch_size"]), int(opts["eval_every"])
     for init in opts["step0_inits"]:
         model = build_model({"name": "glyph_adapt", "path": path, "init": init}, tok).eval()
+        model.init_from_data(stream["ids"], tok)  # split: the training split's id counts
         results["step0"][init] = _evaluator(model, tok, scored)()
         log.info("step 0, init %s: %s", init, results["step0"][init])
         checkpoint()
@@ -177,6 +178,7 @@ def run_study(prep, results, scored, stream, checkpoint) -> None:
         system = LanguageModelSystem(
             model=model, tokenizer=tok.to_spec(), max_steps=steps, sample_tokens=0, **recipe
         )
+        system.model.init_from_data(stream["ids"], tok)
         evaluate = _evaluator(system.model, tok, scored)
         eval_steps = sorted({s for s in range(every, steps + 1, every)} | {steps})
         if init not in results["step0"]:

@@ -102,6 +102,10 @@ def _prepare(cfg: DictConfig):
         )
     datamodule = _datamodule(data, source, tokenizer, system.hparams.max_steps, int(cfg.seed))
     datamodule.setup("fit")  # tokenizes and checks the splits now, not mid-run
+    init_from_data = getattr(system.model, "init_from_data", None)
+    if init_from_data is not None and not done and hasattr(datamodule, "token_ids"):
+        # an init that uses the training text's statistics (glyph adaptation: init=split)
+        init_from_data(datamodule.token_ids("train"), tokenizer)
     return system, datamodule, tokenizer
 
 

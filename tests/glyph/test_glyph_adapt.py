@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import shutil
 
 import pytest
@@ -39,7 +40,7 @@ def tok(tmp_path_factory, embedder):
     return HybridTokenizer("gpt2", path)
 
 
-def _system(base, tok, adapter, init="expansion", lr=1e-2):
+def _system(base, tok, adapter, init="split", lr=1e-2):
     model = {"name": "glyph_adapt", "path": str(base), "adapter": adapter, "init": init}
     return LanguageModelSystem(model=model, tokenizer=tok.to_spec(), lr=lr, warmup_steps=0)
 
@@ -101,6 +102,67 @@ def test_peft_adapter_reload_and_merged_dir(base, tok, tmp_path):
     with torch.no_grad():  # offsets folded through the final LayerNorm: float32 rounding only
         torch.testing.assert_close(net(ids).logits, expected, atol=5e-3, rtol=1e-4)
     assert AutoTokenizer.from_pretrained(str(tmp_path / "merged"))("ROMEO")["input_ids"]
+
+
+def test_split_offsets_share_each_first_token():
+    from polytok.glyph.inits import split_offsets
+
+    first = torch.tensor([3, 3, 5])
+    logprob = torch.tensor([0.5, 0.25, 0.99]).log()
+    got = split_offsets(first, logprob, 8)
+    expected = torch.zeros(8)
+    expected[3], expected[5] = torch.tensor(0.25).log(), torch.tensor(0.05).log()  # 5: capped
+    torch.testing.assert_close(got, expected)
+
+
+def test_split_init_keeps_the_base_normaliser(base, tok):
+    """At step 0 each base token's mass is shared with the glyphs it starts (none capped here),
+    so the extended softmax has the base model's partition function at every position."""
+    model = build_model({"name": "glyph_adapt", "path": str(base), "init": "split"}, tok).eval()
+    ids = torch.tensor([tok.base.encode(PLAY)])[:, :40]
+    mass = torch.zeros(tok.base.vocab_size)
+    first = torch.tensor([g.base_ids[0] for g in tok.glyphs])
+    offsets = model.new_offset[[g.token_id - tok.base.vocab_size for g in tok.glyphs]]
+    mass.index_add_(0, first, offsets.detach().exp())
+    with torch.no_grad():
+        hybrid = model(ids).logits
+        plain = model.hf(ids).logits
+    if bool((mass < 0.95).all()):
+        torch.testing.assert_close(hybrid.logsumexp(-1), plain.logsumexp(-1), atol=1e-4, rtol=0)
+    assert not torch.equal(model.base_offset, torch.zeros_like(model.base_offset))
+    expansion = build_model({"name": "glyph_adapt", "path": str(base), "init": "expansion"}, tok)
+    with torch.no_grad():  # without the split, the first tokens' mass is counted twice
+        assert bool((expansion.eval()(ids).logits.logsumexp(-1) > plain.logsumexp(-1)).all())
+
+
+def test_count_logprob_is_the_share_of_first_token_positions():
+    from polytok.glyph.inits import count_logprob
+
+    counts = torch.tensor([0.0, 6, 1, 0, 3, 1])  # base ids 0-3; new ids 4, 5 start with 1, 2
+    got = count_logprob(counts, torch.tensor([1, 2]), 4, alpha=0.0)
+    torch.testing.assert_close(got, torch.tensor([3 / 9, 1 / 2]).log())
+    with pytest.raises(ValueError, match="one entry per id"):
+        count_logprob(counts[:5], torch.tensor([1, 2]), 4)
+
+
+def test_split_init_uses_training_counts(base, tok):
+    from polytok.glyph.inits import SPLIT_COUNT_WEIGHT
+
+    model = build_model({"name": "glyph_adapt", "path": str(base), "init": "split"}, tok)
+    from_model = model.new_offset.detach().clone()
+    train_ids = tok.encode(PLAY * 3)
+    model.init_from_data(train_ids, tok)
+    glyph = max(tok.glyphs, key=lambda g: tok.encode(PLAY * 3).count(g.token_id))
+    i = glyph.token_id - tok.base.vocab_size
+    n_first = sum(t == glyph.base_ids[0] or (t >= tok.base.vocab_size and
+                  tok.expand([t])[0] == glyph.base_ids[0]) for t in train_ids)  # fmt: skip
+    share = (train_ids.count(glyph.token_id) + 0.5) / (n_first + 0.5)
+    expected = (1 - SPLIT_COUNT_WEIGHT) * from_model[i] + SPLIT_COUNT_WEIGHT * math.log(share)
+    assert abs(float(model.new_offset.detach()[i]) - float(expected)) < 1e-4
+    other = build_model({"name": "glyph_adapt", "path": str(base), "init": "mean"}, tok)
+    rows = other.new_in.detach().clone()
+    other.init_from_data(train_ids, tok)  # inits without counts ignore them
+    assert torch.equal(other.new_in, rows)
 
 
 def test_generation_returns_plain_text(base, tok, tmp_path):

@@ -116,12 +116,16 @@ def test_gpt2_base_config_composes():
     configs = str(__import__("pathlib").Path(__file__).resolve().parents[2] / "configs")
     with initialize_config_dir(configs, version_base="1.3"):
         cfg = compose("train", overrides=["experiment=gpt2_base"])
-        cpu = {k: to_dict(cfg[k]) for k in ("task", "tokenizer", "model", "system", "data")}
+        cpu = {
+            k: to_dict(cfg[k]) for k in ("task", "tokenizer", "model", "system", "data", "trainer")
+        }
         cfg = compose("train", overrides=["experiment=gpt2_base", "base_size=gpu"])
         gpu = {k: to_dict(cfg[k]) for k in ("model", "system")}
     assert cpu["task"] == "gpt2_base" and cpu["tokenizer"]["name"] == "gpt2"
     assert (cpu["model"]["dim"], cpu["model"]["num_layers"]) == (128, 4)
     assert gpu["model"]["dim"] > cpu["model"]["dim"] and gpu["system"]["max_steps"] > 200
+    # the last step is validated, so hf/ (the best checkpoint) can be the end of training
+    assert cpu["system"]["max_steps"] % cpu["trainer"]["val_check_interval"] == 0
     assert json.dumps(cpu["data"]["source"]["sources"]) == json.dumps(
         [{"name": "shakespeare"}, {"name": "dialog", "language": "english"}]
     )
