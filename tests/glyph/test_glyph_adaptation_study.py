@@ -57,21 +57,21 @@ def test_study_writes_results_plots_report(tmp_path, embedder):
             "study.base_block_size=16",
             "study.play_pieces=3",
             "study.dialog_lines=3",
-            "study.step0_inits=[expansion,mean]",
-            "study.variants=[[new_rows,expansion],[lora,random]]",
+            "study.step0_inits=[split,mean]",
+            "study.variants=[[new_rows,split],[lora,random]]",
         ],
         out,
     )
     result = evaluate(cfg)
     results = json.loads((out / "results.json").read_text())
-    assert set(results["step0"]) == {"expansion", "mean"}
+    assert set(results["step0"]) == {"split", "mean"}
     first, second = results["variants"]
     assert [p["step"] for p in first["curve"]] == [0, 1, 2]  # step 0 shared with step0
-    assert first["curve"][0]["plays"] == results["step0"]["expansion"]["plays"]
+    assert first["curve"][0]["plays"] == results["step0"]["split"]["plays"]
     assert second["curve"][0]["step"] == 0 and second["curve"][2]["bytes_seen"] > 0
     assert results["held_out"]["plays"]["tokens_saved"] > 0
     assert (out / "bpb_plays.png").is_file() and (out / "bpb_dialog.png").is_file()
-    assert "| new_rows | expansion |" in (out / "report.md").read_text()
+    assert "| new_rows | split |" in (out / "report.md").read_text()
     assert result["metrics"]["plays/base_bpb"] == results["held_out"]["plays"]["base_bpb"]
 
 
