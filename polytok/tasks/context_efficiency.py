@@ -91,7 +91,7 @@ def evaluate(cfg: Any) -> dict[str, Any]:
     if options.get("lm", {}).get("enabled", False):
         lm = dict(options["lm"])
         lm.setdefault("cache_dir", str(Path(cfg.paths.cache_dir) / "tokens"))
-        results["lm"] = compare(cfg, lm, tapes / "lm.db", out / "lm")
+        results["lm"] = compare(cfg, lm, tapes / "lm.db")
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
     plots = write_plots(results, out)
     report = write_report(results, out, plots)
