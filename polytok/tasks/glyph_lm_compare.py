@@ -10,7 +10,6 @@ held-out plays divided by ``ln 2`` and their UTF-8 bytes, comparable across toke
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,6 @@ from polytok.systems.lm import LanguageModelSystem
 from polytok.systems.token_stream import TokenStreamDataModule
 from polytok.tasks.runtime import make_trainer
 from polytok.tokenizers import get_tokenizer
-
-logger = logging.getLogger(__name__)
 
 
 def train_and_test(
