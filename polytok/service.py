@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import hmac
 import json
-import logging
 import os
 import signal
 import threading
@@ -51,8 +50,6 @@ from polytok.count.cache import CacheConfig
 from polytok.count.counter import TokenCounter
 from polytok.count.online import OnlineConfig
 from polytok.count.routes import router as count_router
-
-logger = logging.getLogger(__name__)
 
 service_router = APIRouter(tags=["service"])  # GET /stats (defined below)
 

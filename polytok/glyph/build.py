@@ -9,7 +9,6 @@ and write everything as a new tape version (`polytok.glyph.tape`).
 from __future__ import annotations
 
 import contextlib
-import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -22,8 +21,6 @@ from polytok.data.segment import sentence_spans
 from polytok.glyph.address import phrase_addresses
 from polytok.glyph.mining import flatten, mine_merges
 from polytok.glyph.tape import GlyphTape
-
-logger = logging.getLogger(__name__)
 
 UNITS = ("document", "line")
 

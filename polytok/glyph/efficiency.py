@@ -8,7 +8,6 @@ needed in lossless mode. Baselines get the same number of added tokens (`polytok
 
 from __future__ import annotations
 
-import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -19,8 +18,6 @@ from typing import Any
 from polytok.glyph.baselines import NgramBaseline, WordBPEBaseline, frequent_ngrams
 from polytok.glyph.build import TapeBuildConfig, build_tape
 from polytok.glyph.hybrid import HybridTokenizer
-
-logger = logging.getLogger(__name__)
 
 WINDOW = 2048
 

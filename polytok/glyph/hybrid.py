@@ -12,7 +12,6 @@ to the family's representative sentence; every lossy encoding reports its fideli
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +25,6 @@ from polytok.glyph.matcher import GlyphMatcher
 from polytok.glyph.tape import MARKERS, GlyphTape
 from polytok.tokenizers.base import register_spec_type
 from polytok.tokenizers.factory import register_builder
-
-logger = logging.getLogger(__name__)
 
 MODES = ("lossless", "lossy")
 TAPE_FILE = "tape.db"  # the tape's name inside a saved tokenizer directory

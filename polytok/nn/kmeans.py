@@ -371,5 +371,3 @@ def kmeans(
     )
     labels, dist = balanced_round(x, centroids, prices, chunk_size)  # exactly balanced labels
     return KMeansResult(centroids, labels, float(dist.sum()), n_iter, prices)
-    labels, dist = nearest(x, centroids, None, chunk_size)
-    return KMeansResult(centroids, labels, float(dist.sum()), n_iter, prices)

@@ -17,7 +17,6 @@ embedding of the lookup's fallback.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -36,7 +35,6 @@ from polytok.poly.text import TextCodec
 from polytok.poly.versions import VersionTable, check_name
 from polytok.tokenizers.base import TextTokenizer, tokenizer_from_spec
 
-log = logging.getLogger(__name__)
 _LATEST = object()  # sentinel: "parent = the modality's newest version"
 
 

@@ -17,7 +17,6 @@ token loss in nats: ``bpb = loss / ln(2) / bytes_per_token(split)``.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -38,8 +37,6 @@ from polytok.systems.token_cache import (
     load_or_build,
 )
 from polytok.tokenizers.base import TextTokenizer
-
-log = logging.getLogger(__name__)
 
 
 class _MemmapIds:

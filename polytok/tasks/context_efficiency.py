@@ -11,7 +11,6 @@ PNG plots and ``report.md`` to the run's output directory.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ from polytok.glyph.efficiency import HeldOut, novel_lines
 from polytok.tasks.glyph_lm_compare import compare
 from polytok.tasks.registry import eval_task
 from polytok.tasks.runtime import output_dir, to_dict
-
-logger = logging.getLogger(__name__)
 
 TARGETS = {"dialog": 0.15, "shakespeare": 0.25}
 
@@ -91,7 +88,7 @@ def evaluate(cfg: Any) -> dict[str, Any]:
     if options.get("lm", {}).get("enabled", False):
         lm = dict(options["lm"])
         lm.setdefault("cache_dir", str(Path(cfg.paths.cache_dir) / "tokens"))
-        results["lm"] = compare(cfg, lm, tapes / "lm.db", out / "lm")
+        results["lm"] = compare(cfg, lm, tapes / "lm.db")
     (out / "results.json").write_text(json.dumps(results, indent=2, ensure_ascii=False))
     plots = write_plots(results, out)
     report = write_report(results, out, plots)

@@ -12,7 +12,6 @@ not for ``full``) and ``merged/`` (a standard Hugging Face directory + ``hybrid_
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +19,6 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from polytok.tasks.registry import train_task
 from polytok.tasks.runtime import discard_incomplete, to_dict
-
-log = logging.getLogger(__name__)
 
 
 def hybrid_tokenizer(tape: str, model_path: str, texts: Any = None, glyphs: int = 4096) -> Any:

@@ -10,7 +10,6 @@ held-out plays divided by ``ln 2`` and their UTF-8 bytes, comparable across toke
 
 from __future__ import annotations
 
-import logging
 import time
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,6 @@ from polytok.systems.token_stream import TokenStreamDataModule
 from polytok.tasks.runtime import make_trainer
 from polytok.tokenizers import get_tokenizer
 
-logger = logging.getLogger(__name__)
-
 
 def train_and_test(
     cfg: Any,
@@ -35,7 +32,6 @@ def train_and_test(
     source: dict[str, Any],
     block_size: int,
     options: dict[str, Any],
-    out_dir: Path,
 ) -> dict[str, float]:
     """Train one `LanguageModelSystem` for ``options['max_steps']`` steps, then test it."""
     L.seed_everything(int(options.get("seed", 0)), workers=True)
@@ -89,7 +85,7 @@ def train_and_test(
     }
 
 
-def compare(cfg: Any, options: dict[str, Any], tape_path: Path, out_dir: Path) -> dict[str, Any]:
+def compare(cfg: Any, options: dict[str, Any], tape_path: Path) -> dict[str, Any]:
     """Build a tape on the LM corpus's train split, then train/test base and hybrid GPT-2."""
     source = dict(options["source"])
     base_name = options["base"]
@@ -106,17 +102,9 @@ def compare(cfg: Any, options: dict[str, Any], tape_path: Path, out_dir: Path) -
     model = dict(options["model"])
     results = {
         "definition": "same steps, batch size and model; windows of equal bytes",
-        "base": train_and_test(
-            cfg, base, {**model, "name": "gpt2"}, source, block, options, out_dir / "base"
-        ),
+        "base": train_and_test(cfg, base, {**model, "name": "gpt2"}, source, block, options),
         "hybrid": train_and_test(
-            cfg,
-            hybrid,
-            {**model, "name": "glyph_gpt2"},
-            source,
-            hybrid_block,
-            options,
-            out_dir / "hybrid",
+            cfg, hybrid, {**model, "name": "glyph_gpt2"}, source, hybrid_block, options
         ),
         "tokens_ratio_base_over_hybrid": ratio,
         "tape": str(tape_path),

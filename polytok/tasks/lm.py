@@ -8,7 +8,6 @@ directory that failed there is removed, so no partial output looks complete.
 from __future__ import annotations
 
 import json
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -29,8 +28,6 @@ from polytok.tasks.runtime import (
     to_dict,
 )
 from polytok.tokenizers import build_tokenizer, tokenizer_from_spec
-
-log = logging.getLogger(__name__)
 
 
 def _datamodule(data: dict[str, Any], source: Any, tokenizer: Any, max_steps: int, seed: int):

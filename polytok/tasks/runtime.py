@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import inspect
-import logging
 import shutil
 from pathlib import Path
 from typing import Any
@@ -21,8 +20,6 @@ from lightning.pytorch.callbacks import (
 )
 from lightning.pytorch.loggers import CSVLogger, Logger, TensorBoardLogger
 from omegaconf import DictConfig, OmegaConf
-
-log = logging.getLogger(__name__)
 
 LOGGERS: dict[str, type[Logger]] = {"tensorboard": TensorBoardLogger, "csv": CSVLogger}
 
