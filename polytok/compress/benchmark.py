@@ -11,8 +11,9 @@ experiment=compress_aclsum`` runs it (`polytok.tasks.compress`).
 Methods: ``gold`` (highlighted sentences, shortest first: the upper bound), ``lead``, ``random``,
 ``bm25``, ``tfidf``, ``static-mmr`` (the static-embedding MMR compressor, before this benchmark
 the default), ``self-info`` (Selective Context under a local causal LM, ``lm_dir``), ``minilm``
-(the default ``ContextCompressor()`` scorer; ``minilm:P:B`` sets its position and BM25
-weights, e.g. ``minilm:0:0`` is the dense MiniLM similarity alone) and
+(the default ``ContextCompressor()`` scorer, `EncoderScorer` with its int8 MiniLM;
+``minilm:P:B[:C:L]`` sets its position, BM25, centrality and length weights, the rest keep their
+defaults, e.g. ``minilm:0:0:0:0`` is the dense MiniLM similarity alone) and
 ``learned`` (the cross-encoder of ``learned_dir``).
 """
 
@@ -51,11 +52,12 @@ class ACLSumBenchmarkConfig:
         split: "train", "val" or "test" (tune on val, report test once).
         ratios: target ratios, each in (0, 1].
         model_id: the model whose tokenizer counts budgets (exact counts).
-        methods: names from `METHODS` (``minilm:P:B`` for position / BM25 weights P, B).
+        methods: names from `METHODS` (``minilm:P:B[:C:L]`` for position / BM25 / centrality /
+            length weights).
         learned_dir: the ``save_pretrained`` directory of the learned scorer (``learned``).
         lm_dir: a local causal LM directory (``self-info``).
-        position_weight, bm25_weight: the weights of ``minilm`` (default: the
-            `EncoderScorer` defaults).
+        position_weight, bm25_weight: the weights of ``minilm`` (None: the `EncoderScorer`
+            defaults, `polytok.compress.scorers.DEFAULT_WEIGHTS`).
         limit_docs: only the first N papers (None: all).
         bertscore_ratios: ratios at which BERTScore is computed (it is the slow metric).
         seed: seed of the random baseline.
@@ -68,8 +70,8 @@ class ACLSumBenchmarkConfig:
     methods: tuple[str, ...] = METHODS
     learned_dir: str | None = None
     lm_dir: str | None = None
-    position_weight: float = 1.0
-    bm25_weight: float = 2.0
+    position_weight: float | None = None
+    bm25_weight: float | None = None
     limit_docs: int | None = None
     bertscore_ratios: tuple[float, ...] = (0.2,)
     seed: int = 0
@@ -131,11 +133,7 @@ def build_scorers(config: ACLSumBenchmarkConfig, embedder: Any = None) -> dict[s
             scorers[name] = SelfInformationScorer(config.lm_dir)
         elif base == "minilm":
             if memo is None:
-                if embedder is None:
-                    from polytok.embed import SentenceEmbedder
-
-                    embedder = SentenceEmbedder()
-                memo = _MemoEmbedder(embedder)
+                memo = _MemoEmbedder(embedder or EncoderScorer().embedder)
             weights = [float(a) for a in args] or [config.position_weight, config.bm25_weight]
             scorers[name] = EncoderScorer(memo, *weights)
         else:  # learned
@@ -183,12 +181,17 @@ def _method_rows(
     tick: Callable[[], None],
 ) -> list[dict]:
     rows = []
+    query_free: dict[str, torch.Tensor] = {}
     for doc in docs:
         for aspect in ASPECTS:
             query = ASPECT_QUERIES[aspect]
             start, cpu = time.perf_counter(), time.process_time()
             if name == "gold":
                 scores = torch.tensor(_gold_scores(doc, aspect))
+            elif name == "self-info":  # query-independent: one score per paper
+                if doc.id not in query_free:
+                    query_free[doc.id] = scorer.score(list(doc.sentences))
+                scores = query_free[doc.id]
             elif scorer is not None:
                 scores = scorer.score(list(doc.sentences), query)
             score_s, score_cpu = time.perf_counter() - start, time.process_time() - cpu

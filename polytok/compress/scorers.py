@@ -4,14 +4,14 @@ A scorer maps the chunks of one document (in order) and an optional query to one
 chunk, ``score(chunks, query) -> Tensor (n,)``; the compressor keeps chunks in score order while
 they fit the token budget (`polytok.compress.compressor`). Here:
 
-* `EncoderScorer` (the default of ``ContextCompressor()``): a hybrid of dense and sparse
-  relevance with a position prior, each term standardised over the document's chunks:
-  ``z(cos(e_chunk, e_query)) + bm25_weight * z(BM25(chunk, query)) + position_weight *
-  z(-log(1 + i))`` with MiniLM sentence embeddings (all-MiniLM-L6-v2, Reimers & Gurevych, 2019),
-  Okapi BM25 (dense + sparse hybrids as in Karpukhin et al., 2020, sec. 5.1) and a lead prior
-  (an abstract opens a paper). The weights (2 and 1) were chosen on ACLSum val; the dense term
-  alone, or without the prior, scored lower there (docs/compress.md). Without a query the
-  document centroid stands in for it (Gholipour Ghalandari, 2017) and BM25 drops out.
+* `EncoderScorer` (the default of ``ContextCompressor()``): a weighted sum of standardised
+  features of each chunk: dense similarity to the query (MiniLM sentence embeddings,
+  all-MiniLM-L6-v2, Reimers & Gurevych, 2019, int8 on CPU), Okapi BM25 (dense + sparse hybrids as
+  in Karpukhin et al., 2020, sec. 5.1), a lead prior ``-log(1 + i)`` (an abstract opens a paper),
+  centrality (cosine to the document's mean vector) and length. `DEFAULT_WEIGHTS` (similarity 1,
+  BM25 2, position 1, centrality and length 0) were chosen on ACLSum val
+  (``scripts/fit_default_scorer.py``; docs/compress.md). Without a query the document centroid
+  stands in for it (Gholipour Ghalandari, 2017) and BM25 drops out.
 * Baselines: `LeadScorer` (document order), `RandomScorer`, `BM25Scorer` (Okapi BM25,
   Robertson & Zaragoza, 2009, through ``bm25s``), `TfidfScorer` (TF-IDF cosine, scikit-learn),
   `SelfInformationScorer` (Selective Context, Li et al., 2023: mean token self-information
@@ -21,6 +21,7 @@ they fit the token budget (`polytok.compress.compressor`). Here:
 
 from __future__ import annotations
 
+import math
 import os
 import random
 from collections.abc import Sequence
@@ -121,32 +122,87 @@ class TfidfScorer:
         return torch.tensor(sims.toarray()[:, 0], dtype=torch.float)
 
 
+# The default scorer's feature weights (`EncoderScorer`), on standardised features. Chosen on
+# ACLSum val highlight recall at ratio 0.2 among candidates fit on ACLSum train only (logistic
+# regression of the highlight labels on every feature subset, a grid by train recall) and these
+# weights, which a grid on val had picked before: they stayed the best on val (0.432 against at
+# most 0.423 for the train fits), so centrality and length weigh 0. Re-derive with
+# ``python scripts/fit_default_scorer.py`` (docs/compress.md, "Benchmarks").
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "similarity": 1.0,
+    "bm25": 2.0,
+    "position": 1.0,
+    "centrality": 0.0,
+    "length": 0.0,
+}
+FEATURES = tuple(DEFAULT_WEIGHTS)
+
+
 class EncoderScorer:
-    """Query relevance from a sentence encoder (MiniLM by default), BM25 and a lead prior.
+    """Query relevance from a sentence encoder (MiniLM by default), BM25, position and centrality.
+
+    ``score = sum_f w_f * z(f)`` over the features (each standardised over the document's
+    chunks, `zscore`): ``similarity`` (cosine of chunk and query vectors), ``bm25`` (Okapi BM25
+    of the chunk for the query), ``position`` (``-log(1 + i)``, a lead prior), ``centrality``
+    (cosine of the chunk to the document's mean vector, Radev et al., 2004; Gholipour
+    Ghalandari, 2017) and ``length`` (``log`` of the chunk's characters). Without a query,
+    ``similarity`` is the centrality and ``bm25`` is 0.
 
     Args:
         embedder: an object with ``encode(texts) -> (N, D)`` vectors (default:
-            ``polytok.embed.SentenceEmbedder()``, loaded on first use).
-        position_weight: weight of the standardised lead prior.
-        bm25_weight: weight of the standardised BM25 score of the chunk for the query.
+            ``polytok.embed.SentenceEmbedder(precision="int8")``, all-MiniLM-L6-v2 with int8
+            linear layers on CPU, loaded on first use).
+        position_weight, bm25_weight, centrality_weight, length_weight, similarity_weight:
+            the feature weights; None takes `DEFAULT_WEIGHTS` (fit on ACLSum train, chosen on val).
+
+    Raises:
+        ValueError: a weight that is not a finite number.
     """
 
     def __init__(
-        self, embedder: Any = None, position_weight: float = 1.0, bm25_weight: float = 2.0
+        self,
+        embedder: Any = None,
+        position_weight: float | None = None,
+        bm25_weight: float | None = None,
+        centrality_weight: float | None = None,
+        length_weight: float | None = None,
+        similarity_weight: float | None = None,
     ) -> None:
-        for name, value in (("position_weight", position_weight), ("bm25_weight", bm25_weight)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
-                raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+        given = {
+            "similarity": similarity_weight,
+            "bm25": bm25_weight,
+            "position": position_weight,
+            "centrality": centrality_weight,
+            "length": length_weight,
+        }
+        weights = {}
+        for name, value in given.items():
+            if value is None:
+                value = DEFAULT_WEIGHTS[name]
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, (int, float))
+                or not math.isfinite(value)
+            ):
+                raise ValueError(f"{name}_weight must be a finite number, got {value!r}")
+            weights[name] = float(value)
         self._embedder = embedder
-        self.position_weight = float(position_weight)
-        self.bm25_weight = float(bm25_weight)
+        self.weights = weights
+
+    @property
+    def position_weight(self) -> float:
+        return self.weights["position"]
+
+    @property
+    def bm25_weight(self) -> float:
+        return self.weights["bm25"]
 
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
             from polytok.embed import SentenceEmbedder
 
-            self._embedder = SentenceEmbedder()
+            self._embedder = SentenceEmbedder(precision="int8")
         return self._embedder
 
     block = 256  # texts embedded between two checks of the work limits (deadline, shutdown)
@@ -164,17 +220,33 @@ class EncoderScorer:
             return torch.zeros(0, 0)
         return F.normalize(torch.cat(parts), dim=-1)
 
-    def score(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor:
+    def features(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor:
+        """(n, len(FEATURES)) standardised features, columns in `FEATURES` order."""
         n = len(chunks)
         if n == 0:
-            return torch.zeros(0)
+            return torch.zeros(0, len(FEATURES))
         has_query = bool(query and query.strip())
         vectors = self.embed(list(chunks) + ([query] if has_query else []))  # (n [+1], D)
-        target = vectors[n] if has_query else F.normalize(vectors.sum(0), dim=-1)
-        score = zscore(vectors[:n] @ target) + self.position_weight * zscore(lead_prior(n))
-        if has_query and self.bm25_weight:
-            score = score + self.bm25_weight * zscore(BM25Scorer().score(chunks, query))
-        return score
+        centroid = F.normalize(vectors[:n].mean(0), dim=-1)  # (D,)
+        centrality = vectors[:n] @ centroid  # (n,)
+        similarity = vectors[:n] @ vectors[n] if has_query else centrality
+        need_bm25 = has_query and self.weights["bm25"] != 0
+        bm25 = BM25Scorer().score(chunks, query) if need_bm25 else torch.zeros(n)
+        length = torch.tensor([math.log(len(c) + 1) for c in chunks])
+        columns = {
+            "similarity": similarity,
+            "bm25": bm25,
+            "position": lead_prior(n),
+            "centrality": centrality,
+            "length": length,
+        }
+        return torch.stack([zscore(columns[name].float()) for name in FEATURES], dim=1)
+
+    def score(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor:
+        if len(chunks) == 0:
+            return torch.zeros(0)
+        weights = torch.tensor([self.weights[name] for name in FEATURES])
+        return self.features(chunks, query) @ weights  # (n, F) @ (F,) -> (n,)
 
 
 class SelfInformationScorer:

@@ -5,6 +5,8 @@ import torch
 
 from polytok.compress import CompressorConfig, ContextCompressor
 from polytok.compress.scorers import (
+    DEFAULT_WEIGHTS,
+    FEATURES,
     BM25Scorer,
     EncoderScorer,
     FixedScorer,
@@ -52,21 +54,52 @@ class _Vectors:
         return torch.tensor([self.table[t] for t in texts])
 
 
-def test_encoder_scorer_combines_similarity_and_position() -> None:
+def test_encoder_scorer_combines_features() -> None:
     similarity = torch.tensor([0.0, 1.0, 0.0, 0.8])
     lead = -torch.log1p(torch.arange(4.0))
-    got = EncoderScorer(_Vectors(), position_weight=0.5, bm25_weight=0).score(CHUNKS, QUERY)
+    off = {"bm25_weight": 0, "centrality_weight": 0, "length_weight": 0}
+    got = EncoderScorer(_Vectors(), position_weight=0.5, **off).score(CHUNKS, QUERY)
     assert torch.allclose(got, zscore(similarity) + 0.5 * zscore(lead), atol=1e-6)
-    alone = EncoderScorer(_Vectors(), position_weight=0.0, bm25_weight=0).score(CHUNKS, QUERY)
+    alone = EncoderScorer(_Vectors(), position_weight=0.0, **off).score(CHUNKS, QUERY)
     assert torch.allclose(alone, zscore(similarity))
-    hybrid = EncoderScorer(_Vectors()).score(CHUNKS, QUERY)  # the defaults: 1 and 2
-    bm25 = BM25Scorer().score(CHUNKS, QUERY)
-    expected = zscore(similarity) + zscore(lead) + 2 * zscore(bm25)
-    assert torch.allclose(hybrid, expected, atol=1e-6)
-    with pytest.raises(ValueError, match="position_weight"):
-        EncoderScorer(_Vectors(), position_weight=-1)
-    with pytest.raises(ValueError, match="bm25_weight"):
-        EncoderScorer(_Vectors(), bm25_weight="2")
+    # centrality: cosine to the normalised mean of the chunk vectors (written out)
+    vectors = torch.tensor([_Vectors.table[c] for c in CHUNKS])
+    centroid = torch.nn.functional.normalize(vectors.mean(0), dim=0)
+    lengths = torch.tensor([float(len(c) + 1) for c in CHUNKS]).log()
+    columns = {
+        "similarity": similarity,
+        "bm25": BM25Scorer().score(CHUNKS, QUERY),
+        "position": lead,
+        "centrality": vectors @ centroid,
+        "length": lengths,
+    }
+    features = EncoderScorer(_Vectors()).features(CHUNKS, QUERY)
+    expected = torch.stack([zscore(columns[f]) for f in FEATURES], 1)
+    assert features.shape == (4, len(FEATURES))
+    assert torch.allclose(features, expected, atol=1e-6)
+    hybrid = EncoderScorer(_Vectors()).score(CHUNKS, QUERY)  # DEFAULT_WEIGHTS
+    weights = torch.tensor([DEFAULT_WEIGHTS[f] for f in FEATURES])
+    assert torch.allclose(hybrid, expected @ weights, atol=1e-5)
+    # no query: similarity is the centrality and BM25 drops out
+    unqueried = EncoderScorer(_Vectors()).features(CHUNKS)
+    assert torch.allclose(unqueried[:, 0], unqueried[:, 3]) and not unqueried[:, 1].any()
+    for bad in (float("nan"), "2", True):
+        with pytest.raises(ValueError, match="bm25_weight must be a finite number"):
+            EncoderScorer(_Vectors(), bm25_weight=bad)
+
+
+def test_default_weights_are_the_documented_constants() -> None:
+    # fit on ACLSum train, chosen on val: python scripts/fit_default_scorer.py (docs/compress.md)
+    assert DEFAULT_WEIGHTS == {
+        "similarity": 1.0,
+        "bm25": 2.0,
+        "position": 1.0,
+        "centrality": 0.0,
+        "length": 0.0,
+    }
+    scorer = EncoderScorer(_Vectors())
+    assert scorer.weights == DEFAULT_WEIGHTS and scorer.weights is not DEFAULT_WEIGHTS
+    assert EncoderScorer(_Vectors(), 0.25).weights["position"] == 0.25
 
 
 def test_scored_strategy_keeps_best_that_fit() -> None:

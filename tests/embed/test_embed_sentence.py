@@ -53,6 +53,23 @@ def test_matches_sentence_transformers(embedder, reference):
     assert sims[0, 2] < 0.5 and embedder.dim == 384
 
 
+def test_int8_precision_close_to_float32(embedder) -> None:
+    fast = SentenceEmbedder(precision="int8")
+    ours = fast.encode(TEXTS, batch_size=3)
+    ref = embedder.encode(TEXTS)
+    cos = (ours * ref).sum(1)
+    assert ours.shape == ref.shape and ours.dtype == torch.float32
+    assert cos.min() > 0.98 and cos.mean() > 0.99, cos  # measured: min 0.99 on these texts
+    assert not torch.allclose(ours, ref, atol=1e-4)  # it really ran the int8 copy
+    assert fast.fingerprint == embedder.fingerprint + "|precision=int8"
+    assert fast.state_dict().keys() == embedder.state_dict().keys()  # the copy is not saved
+    with torch.no_grad():  # a weight change rebuilds the int8 copy
+        fast.model.encoder.layer[0].output.dense.weight.mul_(0.5)
+    assert not torch.allclose(fast.encode(TEXTS[:2]), ours[:2], atol=1e-3)
+    with pytest.raises(ValueError, match="precision must be one of"):
+        SentenceEmbedder(precision="fp8")
+
+
 @pytest.mark.slow
 def test_forward_unnormalised_and_gradients(embedder):
     raw = SentenceEmbedder(embedder.path, normalize=False, max_length=16)
@@ -88,6 +105,8 @@ def test_on_gpu_matches_cpu(embedder):
     out = gpu.encode(TEXTS, batch_size=4)
     assert out.device.type == device
     assert torch.allclose(out.cpu(), embedder.encode(TEXTS), atol=1e-4)
+    int8 = SentenceEmbedder(precision="int8").to(device)  # int8 is CPU-only: float32 here
+    assert torch.allclose(int8.encode(TEXTS).cpu(), embedder.encode(TEXTS), atol=1e-4)
 
 
 @pytest.mark.slow
