@@ -31,6 +31,7 @@ from polytok.atomic import write_text_atomic
 log = logging.getLogger(__name__)
 
 JOB_RECORD = "job.json"
+SWEEP_ONLY = ("hparams_search", "hydra/", "hydra.")  # overrides that only shape the sweep
 # substrings of a metric name that say which way is better
 _MAXIMIZE = ("recall", "ndcg", "acc", "f1", "rouge", "bleu", "bertscore", "usage", "saved")
 _MINIMIZE = ("loss", "bpb", "ppl", "perplexity", "mse", "error", "collision", "time")
@@ -155,6 +156,7 @@ class JobResult:
     value: float | None = None
     metrics: dict[str, float | None] = field(default_factory=dict)
     error: str = ""
+    optimized_metric: str = ""  # as the job recorded it
 
 
 @dataclass
@@ -180,8 +182,10 @@ class SweepSummary:
         return ranked[0] if ranked and ranked[0].value is not None else None
 
     def command(self, job: JobResult, script: str = "train.py") -> str:
-        """A ready-to-run command line that repeats ``job`` as a single run."""
-        return " ".join(["python", script, *(f"{k}={v}" for k, v in job.overrides.items())])
+        """A ready-to-run command line that repeats ``job`` as a single run (the search and
+        launcher selections of the sweep are left out)."""
+        keep = {k: v for k, v in job.overrides.items() if not k.startswith(SWEEP_ONLY)}
+        return " ".join(["python", script, *(f"{k}={v}" for k, v in keep.items())])
 
 
 def _read_overrides(job_dir: Path, record: dict[str, Any]) -> dict[str, str]:
@@ -210,6 +214,7 @@ def _read_job(job_dir: Path) -> JobResult:
         value=_finite(record.get("value")),
         metrics=dict(record.get("metrics") or {}),
         error=str(record.get("error", "")),
+        optimized_metric=str(record.get("optimized_metric") or ""),
     )
 
 
@@ -223,15 +228,11 @@ def _sweep_settings(directory: Path, jobs: list[JobResult]) -> tuple[str, str]:
         sweeper = (cfg.get("hydra") or {}).get("sweeper") or {}
         raw = str(sweeper.get("direction") or "")
         direction = raw if raw in ("minimize", "maximize") else ""
-    if not metric:
-        metric = next((j.metrics and _job_metric(j) for j in jobs if _job_metric(j)), "")
+    if not metric:  # the Optuna sweeper writes no multirun.yaml: the jobs recorded it
+        metric = next((j.optimized_metric for j in jobs if j.optimized_metric), "")
     if not metric:
         raise ValueError(f"{directory} names no optimized_metric (no multirun.yaml, no job.json)")
     return metric, direction or metric_direction(metric)
-
-
-def _job_metric(job: JobResult) -> str:
-    return next(iter(job.metrics), "") if job.metrics else ""
 
 
 def summarize(directory: str | os.PathLike) -> SweepSummary:

@@ -58,6 +58,11 @@ def test_summary_ranks_completed_jobs_and_keeps_failures(sweep_dir: Path) -> Non
     assert summary.command(summary.best) == (
         "python train.py experiment=gpt2_shakespeare system.lr=0.004 model.dim=64"
     )
+    job = summary.best
+    job.overrides = {"hparams_search": "lm_optuna", "hydra/launcher": "joblib", **job.overrides}
+    assert summary.command(job) == (  # the sweep's own selections are left out
+        "python train.py experiment=gpt2_shakespeare system.lr=0.004 model.dim=64"
+    )
 
 
 def test_report_files(sweep_dir: Path, tmp_path: Path) -> None:
@@ -81,9 +86,11 @@ def test_report_files(sweep_dir: Path, tmp_path: Path) -> None:
 def test_maximized_metric_ranks_high_first(tmp_path: Path) -> None:
     root = tmp_path / "m"
     record = {"status": "COMPLETED", "optimized_metric": "val/recall@10"}
-    _job(root, "0", ["a=1"], {**record, "value": 0.5, "metrics": {"val/recall@10": 0.5}})
-    _job(root, "1", ["a=2"], {**record, "value": 0.7, "metrics": {"val/recall@10": 0.7}})
-    summary = summarize(root)  # no multirun.yaml: the metric comes from the job records
+    lr = {"lr-AdamW/pg1": 1e-3}  # the first metric is not the optimized one (as in real runs)
+    _job(root, "0", ["a=1"], {**record, "value": 0.5, "metrics": {**lr, "val/recall@10": 0.5}})
+    _job(root, "1", ["a=2"], {**record, "value": 0.7, "metrics": {**lr, "val/recall@10": 0.7}})
+    summary = summarize(root)  # no multirun.yaml (Optuna writes none): the jobs' records name it
+    assert summary.optimized_metric == "val/recall@10"
     assert summary.direction == "maximize" and summary.best.name == "1"
 
 
