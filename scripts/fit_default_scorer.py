@@ -73,16 +73,40 @@ def split_data(split: str, scorer: EncoderScorer, limit: int | None) -> list[dic
 
 
 def cached_split(split: str, args: argparse.Namespace) -> list[dict]:
-    path = Path(args.cache) / f"{split}.pt" if args.cache else None
+    path = Path(args.cache) / f"{split}.npz" if args.cache else None
     if path is not None and path.is_file():
-        return torch.load(path, weights_only=False)
+        return _load_groups(path)
     scorer = EncoderScorer()
     scorer._embedder = _Cached(scorer.embedder)
     groups = split_data(split, scorer, args.limit_docs)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(groups, path)
+        _save_groups(groups, path)
     return groups
+
+
+def _save_groups(groups: list[dict], path: Path) -> None:
+    """Feature groups as one .npz of plain arrays (no pickle)."""
+    arrays = {}
+    for i, g in enumerate(groups):
+        arrays.update({f"{i}/x": g["x"], f"{i}/y": g["y"], f"{i}/costs": g["costs"]})
+        arrays[f"{i}/budgets"] = np.array(sorted(g["budgets"].items()), dtype=float)
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def _load_groups(path: Path) -> list[dict]:
+    with np.load(path, allow_pickle=False) as data:
+        n = len({key.split("/")[0] for key in data.files})
+        return [
+            {
+                "x": data[f"{i}/x"],
+                "y": data[f"{i}/y"],
+                "costs": data[f"{i}/costs"],
+                "budgets": {float(r): int(b) for r, b in data[f"{i}/budgets"]},
+            }
+            for i in range(n)
+        ]
 
 
 def recall(groups: list[dict], weights: np.ndarray, ratio: float) -> float:

@@ -138,14 +138,9 @@ def sentence_corpus(
         picked = rng.permutation(len(extra))[: max_sentences - len(pool)]
         pool.update(dict.fromkeys(extra[i] for i in sorted(picked)))
     texts = list(pool)
-    order = rng.permutation(len(texts)) if fill is not None else _shuffle(len(texts), seed)
+    order = rng.permutation(len(texts))
     return [texts[i] for i in order[:max_sentences]]
 
 
 def _sentences(name: str, dialog_language: str) -> tuple[str, ...]:
     return dialog_sentences(dialog_language) if name == "dialog" else _LOADERS[name]()
-
-
-def _shuffle(n: int, seed: int) -> np.ndarray:
-    """The shuffle of a corpus without top-up (the order earlier versions used)."""
-    return np.random.default_rng(seed).permutation(n)

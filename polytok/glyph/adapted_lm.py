@@ -150,6 +150,7 @@ class GlyphAdaptedLM(nn.Module):
         base = config.base_vocab_size
         self.base_offset = nn.Parameter(torch.zeros(base)) if config.init == "split" else None
         self.max_positions = max_positions_of(net.config)
+        self._scored: tuple[tuple, torch.Tensor] | None = None  # (expansions, base log-probs)
         self.net = self._wrap(net)
 
     def _wrap(self, net: nn.Module) -> nn.Module:
@@ -205,7 +206,13 @@ class GlyphAdaptedLM(nn.Module):
         out_w = None if self.tied_base else hf.get_output_embeddings().weight[:b]
 
         def scorer(exps: list[list[int]]) -> torch.Tensor:
-            return expansion_logprob(hf, exps, tokenizer.base.eos_id, self.max_positions)
+            # the base model's scores, computed once: `init_from_data` re-initialises before
+            # training with the same expansions and the same base weights
+            key = tuple(map(tuple, exps))
+            if self._scored is None or self._scored[0] != key:
+                logprob = expansion_logprob(hf, exps, tokenizer.base.eos_id, self.max_positions)
+                self._scored = (key, logprob)
+            return self._scored[1]
 
         rows = new_rows(
             self.config.init,
