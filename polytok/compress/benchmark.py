@@ -11,9 +11,11 @@ experiment=compress_aclsum`` runs it (`polytok.tasks.compress`).
 Methods: ``gold`` (highlighted sentences, shortest first: the upper bound), ``lead``, ``random``,
 ``bm25``, ``tfidf``, ``static-mmr`` (the static-embedding MMR compressor, before this benchmark
 the default), ``self-info`` (Selective Context under a local causal LM, ``lm_dir``), ``minilm``
-(the default ``ContextCompressor()`` scorer, `EncoderScorer` with its int8 MiniLM;
-``minilm:P:B[:C:L]`` sets its position, BM25, centrality and length weights, the rest keep their
-defaults, e.g. ``minilm:0:0:0:0`` is the dense MiniLM similarity alone) and
+(the default ``ContextCompressor()`` scorer: `EncoderScorer` with the head polytok ships, on the
+first layers of int8 MiniLM; `polytok.compress.head`), ``minilm:P:B[:C:L]`` (the untrained
+weighted sum on all six layers, without a head, with these position, BM25, centrality and length
+weights, the rest at `DEFAULT_WEIGHTS`, e.g. ``minilm:0:0:0:0`` is the dense MiniLM similarity
+alone) and
 ``learned`` (the cross-encoder of ``learned_dir``).
 """
 
@@ -29,6 +31,7 @@ import torch
 
 from polytok.compress.aclsum import ASPECT_QUERIES, ASPECTS, ACLSumDocument, load_aclsum
 from polytok.compress.compressor import CompressorConfig, ContextCompressor, kept_indices
+from polytok.compress.head import default_head
 from polytok.compress.metrics import bertscore_f1, highlight_recall, rouge_scores
 from polytok.compress.scorers import (
     BM25Scorer,
@@ -56,8 +59,8 @@ class ACLSumBenchmarkConfig:
             length weights).
         learned_dir: the ``save_pretrained`` directory of the learned scorer (``learned``).
         lm_dir: a local causal LM directory (``self-info``).
-        position_weight, bm25_weight: the weights of ``minilm`` (None: the `EncoderScorer`
-            defaults, `polytok.compress.scorers.DEFAULT_WEIGHTS`).
+        position_weight, bm25_weight: set either to run ``minilm`` as the untrained weighted
+            sum with these weights (None: the default scorer, with its head).
         limit_docs: only the first N papers (None: all).
         bertscore_ratios: ratios at which BERTScore is computed (it is the slow metric).
         seed: seed of the random baseline.
@@ -116,7 +119,7 @@ class _MemoEmbedder:
 def build_scorers(config: ACLSumBenchmarkConfig, embedder: Any = None) -> dict[str, Any]:
     """Scorer per method name (``static-mmr`` and ``gold`` map to None: handled in the run)."""
     scorers: dict[str, Any] = {}
-    memo = None
+    memos: dict[str, _MemoEmbedder] = {}
     for name in config.methods:
         base, *args = name.split(":")
         if base in ("gold", "static-mmr"):
@@ -132,15 +135,26 @@ def build_scorers(config: ACLSumBenchmarkConfig, embedder: Any = None) -> dict[s
         elif base == "self-info":
             scorers[name] = SelfInformationScorer(config.lm_dir)
         elif base == "minilm":
-            if memo is None:
-                memo = _MemoEmbedder(embedder or EncoderScorer().embedder)
-            weights = [float(a) for a in args] or [config.position_weight, config.bm25_weight]
-            scorers[name] = EncoderScorer(memo, *weights)
+            scorers[name] = _encoder_scorer(args, config, memos, embedder)
         else:  # learned
             from polytok.compress.cross_encoder import CrossEncoderScorer
 
             scorers[name] = CrossEncoderScorer.from_pretrained(config.learned_dir)
     return scorers
+
+
+def _encoder_scorer(
+    args: list[str], config: ACLSumBenchmarkConfig, memos: dict[str, Any], embedder: Any
+) -> EncoderScorer:
+    """``minilm``: the default scorer (shipped head, its encoder layers); ``minilm:P:B[:C:L]``
+    (or ``position_weight`` / ``bm25_weight`` set): the untrained weighted sum on all layers."""
+    weights = [float(a) for a in args] or [config.position_weight, config.bm25_weight]
+    trained = not args and all(w is None for w in weights)
+    head = default_head() if trained else None
+    key = "head" if trained else "full"
+    if key not in memos:
+        memos[key] = _MemoEmbedder(embedder or EncoderScorer(head=head).embedder)
+    return EncoderScorer(memos[key], *weights, head=head)
 
 
 def _gold_scores(doc: ACLSumDocument, aspect: str) -> list[float]:

@@ -8,10 +8,12 @@ they fit the token budget (`polytok.compress.compressor`). Here:
   features of each chunk: dense similarity to the query (MiniLM sentence embeddings,
   all-MiniLM-L6-v2, Reimers & Gurevych, 2019, int8 on CPU), Okapi BM25 (dense + sparse hybrids as
   in Karpukhin et al., 2020, sec. 5.1), a lead prior ``-log(1 + i)`` (an abstract opens a paper),
-  centrality (cosine to the document's mean vector) and length. `DEFAULT_WEIGHTS` (similarity 1,
-  BM25 2, position 1, centrality and length 0) were chosen on ACLSum val
-  (``scripts/fit_default_scorer.py``; docs/compress.md). Without a query the document centroid
-  stands in for it (Gholipour Ghalandari, 2017) and BM25 drops out.
+  centrality (cosine to the document's mean vector) and length, plus a learned head over the
+  sentence and query vectors (`polytok.compress.head`). The default is the head polytok ships:
+  fit on ACLSum train, its encoder depth (3 of MiniLM's 6 layers) and regularisation chosen on
+  val (``scripts/fit_default_scorer.py``; docs/compress.md). ``head=None`` gives the untrained
+  weighted sum, `DEFAULT_WEIGHTS`. Without a query the document centroid stands in for it
+  (Gholipour Ghalandari, 2017) and BM25 drops out.
 * Baselines: `LeadScorer` (document order), `RandomScorer`, `BM25Scorer` (Okapi BM25,
   Robertson & Zaragoza, 2009, through ``bm25s``), `TfidfScorer` (TF-IDF cosine, scikit-learn),
   `SelfInformationScorer` (Selective Context, Li et al., 2023: mean token self-information
@@ -122,12 +124,11 @@ class TfidfScorer:
         return torch.tensor(sims.toarray()[:, 0], dtype=torch.float)
 
 
-# The default scorer's feature weights (`EncoderScorer`), on standardised features. Chosen on
-# ACLSum val highlight recall at ratio 0.2 among candidates fit on ACLSum train only (logistic
-# regression of the highlight labels on every feature subset, a grid by train recall) and these
-# weights, which a grid on val had picked before: they stayed the best on val (0.432 against at
-# most 0.423 for the train fits), so centrality and length weigh 0. Re-derive with
-# ``python scripts/fit_default_scorer.py`` (docs/compress.md, "Benchmarks").
+# The untrained scorer's feature weights (`EncoderScorer(head=None)`), on standardised features,
+# over all six MiniLM layers: chosen on ACLSum val highlight recall at ratio 0.2 (logistic fits on
+# train of every feature subset and grids did not beat them: 0.432 against at most 0.423). The
+# default scorer uses the shipped head's weights instead (`polytok.compress.head`); re-derive both
+# with ``python scripts/fit_default_scorer.py`` (docs/compress.md, "Benchmarks").
 DEFAULT_WEIGHTS: dict[str, float] = {
     "similarity": 1.0,
     "bm25": 2.0,
@@ -139,24 +140,32 @@ FEATURES = tuple(DEFAULT_WEIGHTS)
 
 
 class EncoderScorer:
-    """Query relevance from a sentence encoder (MiniLM by default), BM25, position and centrality.
+    """Query relevance from a sentence encoder (MiniLM by default), BM25, position and a head.
 
-    ``score = sum_f w_f * z(f)`` over the features (each standardised over the document's
-    chunks, `zscore`): ``similarity`` (cosine of chunk and query vectors), ``bm25`` (Okapi BM25
-    of the chunk for the query), ``position`` (``-log(1 + i)``, a lead prior), ``centrality``
-    (cosine of the chunk to the document's mean vector, Radev et al., 2004; Gholipour
-    Ghalandari, 2017) and ``length`` (``log`` of the chunk's characters). Without a query,
-    ``similarity`` is the centrality and ``bm25`` is 0.
+    ``score = sum_f w_f * z(f) [+ head]`` over the features (each standardised over the
+    document's chunks, `zscore`): ``similarity`` (cosine of chunk and query vectors), ``bm25``
+    (Okapi BM25 of the chunk for the query), ``position`` (``-log(1 + i)``, a lead prior),
+    ``centrality`` (cosine of the chunk to the document's mean vector, Radev et al., 2004;
+    Gholipour Ghalandari, 2017) and ``length`` (``log`` of the chunk's characters). Without a
+    query, ``similarity`` is the centrality, ``bm25`` is 0 and the head reads the document's mean
+    vector as the query.
+
+    The head (`polytok.compress.head.ScorerHead`) adds ``s . (w_s + w_q * q)`` over the chunk
+    and query vectors and brings its own feature weights and encoder depth. The default
+    (``head="auto"`` without an ``embedder``) is the head polytok ships, fit on ACLSum train and
+    chosen on val: the first 3 layers of int8 all-MiniLM-L6-v2 (docs/compress.md).
 
     Args:
         embedder: an object with ``encode(texts) -> (N, D)`` vectors (default:
-            ``polytok.embed.SentenceEmbedder(precision="int8")``, all-MiniLM-L6-v2 with int8
-            linear layers on CPU, loaded on first use).
+            ``polytok.embed.SentenceEmbedder`` with the head's precision and layers, or the full
+            int8 all-MiniLM-L6-v2 without a head; loaded on first use).
         position_weight, bm25_weight, centrality_weight, length_weight, similarity_weight:
-            the feature weights; None takes `DEFAULT_WEIGHTS` (fit on ACLSum train, chosen on val).
+            the feature weights; None takes the head's (or, without a head, `DEFAULT_WEIGHTS`).
+        head: "auto" (the shipped head when ``embedder`` is None, else none), a `ScorerHead`,
+            the directory of a saved one, or None (the untrained weighted sum).
 
     Raises:
-        ValueError: a weight that is not a finite number.
+        ValueError: a weight that is not a finite number, an invalid head directory.
     """
 
     def __init__(
@@ -167,7 +176,9 @@ class EncoderScorer:
         centrality_weight: float | None = None,
         length_weight: float | None = None,
         similarity_weight: float | None = None,
+        head: Any = "auto",
     ) -> None:
+        self.head = _resolve_head(head, embedder)
         given = {
             "similarity": similarity_weight,
             "bm25": bm25_weight,
@@ -175,10 +186,11 @@ class EncoderScorer:
             "centrality": centrality_weight,
             "length": length_weight,
         }
+        base = DEFAULT_WEIGHTS if self.head is None else self.head.feature_weights
         weights = {}
         for name, value in given.items():
             if value is None:
-                value = DEFAULT_WEIGHTS[name]
+                value = base.get(name, 0.0)
             if (
                 isinstance(value, bool)
                 or not isinstance(value, (int, float))
@@ -202,7 +214,12 @@ class EncoderScorer:
         if self._embedder is None:
             from polytok.embed import SentenceEmbedder
 
-            self._embedder = SentenceEmbedder(precision="int8")
+            if self.head is None:
+                self._embedder = SentenceEmbedder(precision="int8")
+            else:
+                self._embedder = SentenceEmbedder(
+                    precision=self.head.precision, num_layers=self.head.num_layers
+                )
         return self._embedder
 
     block = 256  # texts embedded between two checks of the work limits (deadline, shutdown)
@@ -222,31 +239,57 @@ class EncoderScorer:
 
     def features(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor:
         """(n, len(FEATURES)) standardised features, columns in `FEATURES` order."""
+        return self._features(chunks, query)[0]
+
+    def _features(
+        self, chunks: Sequence[str], query: str | None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Standardised features (n, F), chunk vectors (n, D) and the query vector (D,)."""
         n = len(chunks)
         if n == 0:
-            return torch.zeros(0, len(FEATURES))
+            return torch.zeros(0, len(FEATURES)), torch.zeros(0, 0), torch.zeros(0)
         has_query = bool(query and query.strip())
         vectors = self.embed(list(chunks) + ([query] if has_query else []))  # (n [+1], D)
         centroid = F.normalize(vectors[:n].mean(0), dim=-1)  # (D,)
+        target = vectors[n] if has_query else centroid
         centrality = vectors[:n] @ centroid  # (n,)
-        similarity = vectors[:n] @ vectors[n] if has_query else centrality
         need_bm25 = has_query and self.weights["bm25"] != 0
         bm25 = BM25Scorer().score(chunks, query) if need_bm25 else torch.zeros(n)
         length = torch.tensor([math.log(len(c) + 1) for c in chunks])
         columns = {
-            "similarity": similarity,
+            "similarity": vectors[:n] @ target,
             "bm25": bm25,
             "position": lead_prior(n),
             "centrality": centrality,
             "length": length,
         }
-        return torch.stack([zscore(columns[name].float()) for name in FEATURES], dim=1)
+        features = torch.stack([zscore(columns[name].float()) for name in FEATURES], dim=1)
+        return features, vectors[:n], target
 
     def score(self, chunks: Sequence[str], query: str | None = None) -> torch.Tensor:
         if len(chunks) == 0:
             return torch.zeros(0)
+        features, vectors, target = self._features(chunks, query)
         weights = torch.tensor([self.weights[name] for name in FEATURES])
-        return self.features(chunks, query) @ weights  # (n, F) @ (F,) -> (n,)
+        scores = features @ weights  # (n, F) @ (F,) -> (n,)
+        if self.head is not None:
+            scores = scores + self.head.vector_scores(vectors, target)
+        return scores
+
+
+def _resolve_head(head: Any, embedder: Any) -> Any:
+    """The `ScorerHead` an `EncoderScorer` uses (see its ``head`` argument), or None."""
+    from polytok.compress.head import ScorerHead, default_head
+
+    if isinstance(head, str) and head == "auto":
+        return default_head() if embedder is None else None
+    if head is None or isinstance(head, ScorerHead):
+        return head
+    if isinstance(head, (str, os.PathLike)):
+        return ScorerHead.load(head)
+    raise TypeError(
+        f"head must be 'auto', None, a ScorerHead or a head directory, got {type(head).__name__}"
+    )
 
 
 class SelfInformationScorer:

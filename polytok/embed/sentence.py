@@ -38,10 +38,14 @@ class SentenceEmbedder(nn.Module):
         precision: "float32" (exact), or "int8": on CPU, `encode` uses an int8 dynamically
             quantized copy of the model's linear layers (faster, approximate; built on first use
             and rebuilt when the float weights change); on other devices it uses float32.
+        num_layers: keep only the first ``num_layers`` transformer layers (an early-exit
+            encoder: the cost falls about in proportion; the vectors are the mean-pooled states
+            of that layer, no longer the model's trained sentence embeddings). None: all layers.
 
     Raises:
         FileNotFoundError: ``path`` is not a directory holding ``config.json``.
-        ValueError: ``max_length < 1`` or an unknown ``precision``.
+        ValueError: ``max_length < 1``, an unknown ``precision``, or ``num_layers`` outside
+            1..(the model's layers) or set on a model without a BERT-style ``encoder.layer`` stack.
         polytok.assets.AssetNotFoundError: ``path=None`` and the package is not installed.
 
     Example:
@@ -57,6 +61,7 @@ class SentenceEmbedder(nn.Module):
         max_length: int = 256,
         normalize: bool = True,
         precision: str = "float32",
+        num_layers: int | None = None,
     ) -> None:
         super().__init__()
         from transformers import AutoModel, AutoTokenizer
@@ -83,6 +88,8 @@ class SentenceEmbedder(nn.Module):
         self.__dict__["_int8"] = (None, None)
         self.tokenizer = AutoTokenizer.from_pretrained(str(path), local_files_only=True)
         self.model = AutoModel.from_pretrained(str(path), local_files_only=True)
+        self.full_layers = int(getattr(self.model.config, "num_hidden_layers", 0) or 0)
+        self.num_layers = _truncate_layers(self.model, num_layers)
         self.eval()
 
     @property
@@ -94,6 +101,8 @@ class SentenceEmbedder(nn.Module):
     def fingerprint(self) -> str:
         """Identity of this encoder's outputs (model directory name and settings), for caches."""
         key = f"{self.path.name}|max_length={self.max_length}|normalize={self.normalize}"
+        if self.num_layers < self.full_layers:
+            key += f"|layers={self.num_layers}"
         return key if self.precision == "float32" else f"{key}|precision={self.precision}"
 
     @property
@@ -196,3 +205,24 @@ class SentenceEmbedder(nn.Module):
         finally:
             self.train(was_training)
         return out
+
+
+def _truncate_layers(model: nn.Module, num_layers: int | None) -> int:
+    """Keep the first ``num_layers`` layers of a BERT-style ``model.encoder.layer`` stack, in
+    place; returns the number of layers the model now runs."""
+    layers = getattr(getattr(model, "encoder", None), "layer", None)
+    total = int(getattr(model.config, "num_hidden_layers", 0) or 0)
+    if num_layers is None:
+        return total
+    if isinstance(num_layers, bool) or not isinstance(num_layers, int):
+        raise ValueError(f"num_layers must be an int or None, got {num_layers!r}")
+    if not isinstance(layers, nn.ModuleList):
+        raise ValueError(
+            f"num_layers needs a BERT-style model (model.encoder.layer); {type(model).__name__} "
+            "has none: pass num_layers=None"
+        )
+    if not 1 <= num_layers <= len(layers):
+        raise ValueError(f"num_layers must be in 1..{len(layers)} for this model, got {num_layers}")
+    model.encoder.layer = layers[:num_layers]
+    model.config.num_hidden_layers = num_layers
+    return num_layers

@@ -45,8 +45,11 @@ class Int8Linear(nn.Module):
         """(..., K) float -> (..., N) float32."""
         shape = x.shape
         x = x.reshape(-1, shape[-1]).float()  # (M, K)
-        # per-token scale max|x| / 127 (one pass, no |x| temporary); |x / s| <= 127 by construction
-        inv = 127.0 / torch.linalg.vector_norm(x, ord=float("inf"), dim=1, keepdim=True)  # (M, 1)
+        # per-token scale max|x| / 127; |x / s| <= 127 by construction. max(amax, -amin) avoids
+        # a |x| temporary, and is ~20x faster on CPU than vector_norm(ord=inf), whose reduction
+        # is not vectorised (it took more time than the int8 products themselves)
+        peak = torch.maximum(x.amax(dim=1, keepdim=True), x.amin(dim=1, keepdim=True).neg_())
+        inv = 127.0 / peak  # (M, 1)
         inv = torch.nan_to_num(inv, posinf=0.0)  # an all-zero token stays zero
         xq = (x * inv).round_().to(torch.int8)  # (M, K)
         y = torch._int_mm(xq, self.weight.t()).float()  # (M, K) @ (K, N) -> (M, N) int32

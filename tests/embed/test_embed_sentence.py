@@ -121,3 +121,20 @@ def test_docs_blocks_run(tmp_path):
     assert len(mine) == 2
     for block in mine:
         exec(compile(block.replace("/tmp/", f"{tmp_path}{os.sep}"), str(doc), "exec"), {})
+
+
+def test_num_layers_keeps_the_first_layers(embedder) -> None:
+    """An early-exit encoder: its vectors are the mean-pooled states of layer k of the full one."""
+    short = SentenceEmbedder(num_layers=2)
+    assert short.num_layers == 2 and len(short.model.encoder.layer) == 2
+    assert "layers=2" in short.fingerprint and "layers" not in embedder.fingerprint
+    batch = embedder.tokenizer(TEXTS[:3], padding=True, return_tensors="pt")
+    with torch.no_grad():
+        states = embedder.model(**batch, output_hidden_states=True).hidden_states[2]
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    expected = torch.nn.functional.normalize((states * mask).sum(1) / mask.sum(1), dim=-1)
+    assert torch.allclose(short.encode(TEXTS[:3]), expected, atol=1e-5)
+    assert not torch.allclose(embedder.encode(TEXTS[:3]), expected, atol=1e-2)
+    for bad in (0, 7, "3", 2.0):
+        with pytest.raises(ValueError, match="num_layers"):
+            SentenceEmbedder(num_layers=bad)
