@@ -1,6 +1,6 @@
 """The baseline of ``scripts/bench_count.py``: a bare FastAPI endpoint that only calls tiktoken.
 
-``uvicorn --factory --app-dir scripts bare_count_app:create`` serves ``POST /count-tokens``
+``python scripts/bare_count_app.py --port P [--workers N]`` serves ``POST /count-tokens``
 (``{"text", "model_id"}`` -> ``{"count"}``) for gpt-4o's encoding (o200k_base, loaded offline
 once at start-up): no cache, no registry, no authentication, no statistics.
 """
@@ -27,3 +27,37 @@ def create() -> FastAPI:
         return {"count": len(encoding.encode_ordinary(body.text))}
 
     return app
+
+
+def main() -> None:
+    """``python scripts/bare_count_app.py --port P [--workers N]``: serve it under uvicorn.
+
+    With several workers, the listening socket is bound here with ``TCP_NODELAY``, as
+    ``polytok serve`` does (`polytok.service._listening_socket`): uvicorn's own socket for
+    ``workers > 1`` leaves Nagle's algorithm on, which costs about 40 ms per request and would
+    make the baseline, not the app, the thing measured.
+    """
+    import argparse
+    import socket
+
+    import uvicorn
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    options = {"factory": True, "log_level": "warning"}
+    if args.workers == 1:
+        uvicorn.run("bare_count_app:create", host=args.host, port=args.port, **options)
+        return
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((args.host, args.port))
+    sock.set_inheritable(True)
+    uvicorn.run("bare_count_app:create", workers=args.workers, fd=sock.fileno(), **options)
+
+
+if __name__ == "__main__":
+    main()

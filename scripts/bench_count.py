@@ -35,7 +35,11 @@ from pathlib import Path
 
 from polytok.count import CacheConfig, TokenCounter
 from polytok.count.approx import accuracy_markdown, default_calibration
-from polytok.count.cache import DEFAULT_MIN_CACHE_CHARS, DEFAULT_MIN_REMOTE_CHARS
+from polytok.count.cache import (
+    DEFAULT_MIN_CACHE_CHARS,
+    DEFAULT_MIN_REMOTE_CHARS,
+    DEFAULT_MIN_SHARED_CHARS,
+)
 from polytok.count.redis_server import (
     LocalRedisServer,
     free_port,
@@ -213,8 +217,8 @@ def _tier_costs(
     copies = iter([hot[:-1] + hot[-1] for _ in range(calls * repeats)])  # new str objects
 
     def hit() -> None:
-        if cache.disk is not None:
-            cache.memory.clear()  # an L1 miss that L2 serves
+        if cache.disk is not None or cache.redis is not None:
+            cache.memory.clear()  # an L1 miss that L2 or L3 serves
         counter.count(MODEL, next(copies))
 
     if cache.disk is not None:
@@ -224,43 +228,49 @@ def _tier_costs(
     return h, miss - plain
 
 
-def bench_break_even(quick: bool) -> tuple[list[str], int, int]:
-    """Per text length: encode cost E, hit cost H and extra miss cost M of L1 and of L1 + L2.
+def bench_break_even(quick: bool) -> tuple[list[str], dict[str, int]]:
+    """Per text length: encode cost E, hit cost H and extra miss cost M of L1, L1 + L2 (SQLite)
+    and L1 + L3 (a local Redis-compatible server on loopback).
 
     Caching a length pays (at a 50% hit rate) when a hit saves more than a miss adds: E - H > M.
     Hits are measured on new string objects (as a service receives them), so the text's hash is
-    computed in each call. Returns the table and the first paying length for L1 and for L2.
+    computed in each call. Returns the table and the first paying length per tier.
     """
     encoding = get_tokenizer("o200k_base").encoding
     rows = [
-        "| chars | encode E | L1 hit H | L1 miss extra M | L2 hit H | L1+L2 miss extra M |",
-        "|---|---|---|---|---|---|",
+        "| chars | encode E | L1 hit H | L1 miss extra M | L2 hit H | L1+L2 miss extra M "
+        "| L3 hit H | L1+L3 miss extra M |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    first: dict[str, int | None] = {"l1": None, "l2": None}
+    first: dict[str, int | None] = {"l1": None, "l2": None, "l3": None}
     calls, repeats = (300, 3) if quick else (1000, 7)
     no_cache = TokenCounter(cache=None)
-    for size in (16, 32, 64, 128, 256, 512, 1024, 2048):
-        texts = corpus_texts(size, calls)
-        tmp = tempfile.mkdtemp()
-        fresh = iter([f"{r}{t}" for r in range(repeats * 4) for t in texts])
-        e = per_call_us(lambda f=fresh: len(encoding.encode_ordinary(next(f))), calls, repeats)
-        plain = per_call_us(lambda f=fresh: no_cache.count(MODEL, next(f)), calls, repeats)
-        configs = {
-            "l1": CacheConfig(min_cache_chars=0, min_remote_chars=0),
-            "l2": CacheConfig(
-                disk_path=os.path.join(tmp, "c.db"), min_cache_chars=0, min_remote_chars=0
-            ),
-        }
-        cost = {k: _tier_costs(c, texts, fresh, plain, calls, repeats) for k, c in configs.items()}
-        for tier, (h, m) in cost.items():
-            if first[tier] is None and e - h > m:
-                first[tier] = size
-        rows.append(
-            f"| {size} | {e:.2f} us | {cost['l1'][0]:.2f} us | {cost['l1'][1]:.2f} us "
-            f"| {cost['l2'][0]:.2f} us | {cost['l2'][1]:.2f} us |"
-        )
-        shutil.rmtree(tmp)
-    return rows, first["l1"] or 2048, first["l2"] or 2048
+    server = LocalRedisServer(tempfile.mkdtemp()).start()
+    try:
+        for size in (16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192):
+            texts = corpus_texts(size, calls)
+            tmp = tempfile.mkdtemp()
+            fresh = iter([f"{r}{t}" for r in range(repeats * 6) for t in texts])
+            e = per_call_us(lambda f=fresh: len(encoding.encode_ordinary(next(f))), calls, repeats)
+            plain = per_call_us(lambda f=fresh: no_cache.count(MODEL, next(f)), calls, repeats)
+            every = {"min_cache_chars": 0, "min_remote_chars": 0, "min_shared_chars": 0}
+            configs = {
+                "l1": CacheConfig(**every),
+                "l2": CacheConfig(disk_path=os.path.join(tmp, "c.db"), **every),
+                "l3": CacheConfig(redis_url=server.url, redis_timeout_s=1.0, **every),
+            }
+            cost = {
+                k: _tier_costs(c, texts, fresh, plain, calls, repeats) for k, c in configs.items()
+            }
+            for tier, (h, m) in cost.items():
+                if first[tier] is None and e - h > m:
+                    first[tier] = size
+            cells = " | ".join(f"{h:.2f} us | {m:.2f} us" for h, m in cost.values())
+            rows.append(f"| {size} | {e:.2f} us | {cells} |")
+            shutil.rmtree(tmp)
+    finally:
+        server.kill()
+    return rows, {tier: size or 16384 for tier, size in first.items()}
 
 
 async def _client(
@@ -332,7 +342,8 @@ def bench_service(quick: bool) -> list[str]:
 
 SCRIPTS = Path(__file__).resolve().parent
 VS_BARE_HEADER = (
-    "| workers | texts | req/s ratio | p50 ratio | p99 ratio | bare endpoint | target |\n"
+    "| workers | texts | req/s ratio, median (range over rounds) | p50 ratio | p99 ratio "
+    "| bare endpoint | target |\n"
     "|---|---|---|---|---|---|---|\n"
 )
 
@@ -340,9 +351,8 @@ VS_BARE_HEADER = (
 def _server(kind: str, workers: int) -> tuple[subprocess.Popen, int]:
     """Start the bare tiktoken endpoint or ``polytok serve`` with ``workers`` processes."""
     port = free_port()
-    if kind == "bare":
-        cmd = [sys.executable, "-m", "uvicorn", "--factory", "--app-dir", str(SCRIPTS),
-               "bare_count_app:create", "--log-level", "warning"]  # fmt: skip
+    if kind == "bare":  # both bind with TCP_NODELAY for several workers (see bare_count_app)
+        cmd = [sys.executable, str(SCRIPTS / "bare_count_app.py")]
     else:  # 2 workers: polytok starts a local valkey-server as their shared L3
         cmd = [sys.executable, "-m", "polytok.cli", "serve"]
     cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
@@ -359,46 +369,68 @@ def _measure(port: int, texts: list[str], n: int) -> tuple[float, float, float]:
     return len(lat) / elapsed, lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3
 
 
+VS_BARE_SIZES = (1024, 16384)  # under and over the shared tier's threshold (min_shared_chars)
+
+
 def bench_vs_bare(quick: bool) -> tuple[list[str], bool]:
     """polytok's service against a bare FastAPI + tiktoken endpoint, same load generator.
 
     For 1 and 2 workers both servers run side by side; runs alternate between them (which goes
-    first alternates too), 16 clients, 1 KB texts (long enough for the shared tiers). "cold":
-    every request a text never seen; "hit": 64 texts, requested once before measuring. Ratios
-    are polytok / bare per round, medians over rounds.
+    first alternates too), 16 clients, texts of 1 KB (L1 only) and 16 KB (with 2 workers, through
+    the shared L3 too). "cold": every request a text never seen; "hit": 64 texts, requested once
+    before measuring. Ratios are polytok / bare per round, medians over rounds.
     """
-    rounds, n = (2, 300) if quick else (5, 800)
-    pool = corpus_texts(1024, 64 + 4 * rounds * n)
-    hot = pool[:64]
-    rows, ok, fresh = [], True, iter(range(64, len(pool), n))
+    rows, ok = [], True
     for workers in (1, 2):
         servers = {kind: _server(kind, workers) for kind in ("bare", "polytok")}
         try:
-            for _, port in servers.values():
-                _measure(port, hot, 128)  # warm up, and fill polytok's cache with the hot texts
-            ratios: dict[str, list[tuple[float, float, float]]] = {"cold": [], "hit": []}
-            for r in range(rounds):
+            for size in VS_BARE_SIZES:
+                rounds, n = (2, 300) if quick else (7, 2000 * 1024 // size + 250)
+                ratios, bare = _vs_bare_rounds(servers, size, rounds, n)
                 for scenario in ("cold", "hit"):
-                    got = {}
-                    for kind in ("bare", "polytok") if r % 2 else ("polytok", "bare"):
-                        texts = hot if scenario == "hit" else pool[next(fresh) :][:n]
-                        got[kind] = _measure(servers[kind][1], texts, n)
-                    b, p = got["bare"], got["polytok"]
-                    ratios[scenario].append((p[0] / b[0], p[1] / b[1], p[2] / b[2]))
-                    ratios.setdefault(f"{scenario}-bare", []).append(b)
-            for scenario in ("cold", "hit"):
-                tput, p50, p99 = (statistics.median(x) for x in zip(*ratios[scenario]))
-                bare = [statistics.median(x) for x in zip(*ratios[f"{scenario}-bare"])]
-                ok &= tput >= 0.8
-                rows.append(
-                    f"| {workers} | {scenario} | {tput:.2f}x | {p50:.2f}x | {p99:.2f}x "
-                    f"| {bare[0]:.0f} req/s, p50 {bare[1]:.1f} ms, p99 {bare[2]:.1f} ms | >= 0.8x |"
-                )
+                    row, met = _vs_bare_row(workers, size, scenario, ratios, bare)
+                    rows.append(row)
+                    ok &= met
         finally:
             for proc, _ in servers.values():
                 proc.terminate()
                 proc.wait(timeout=60)
     return rows, ok
+
+
+def _vs_bare_rounds(servers: dict, size: int, rounds: int, n: int) -> tuple[dict, dict]:
+    """Per scenario: (req/s, p50, p99) ratios polytok / bare per round, and bare's own figures."""
+    pool = corpus_texts(size, 64 + 2 * rounds * n)
+    hot = pool[:64]
+    fresh = iter(range(64, len(pool), n))
+    for _, port in servers.values():
+        _measure(port, hot, 128)  # warm up, and fill polytok's cache with the hot texts
+    ratios: dict[str, list] = {"cold": [], "hit": []}
+    bare: dict[str, list] = {"cold": [], "hit": []}
+    for r in range(rounds):
+        for scenario in ("cold", "hit"):
+            got = {}
+            for kind in ("bare", "polytok") if r % 2 else ("polytok", "bare"):
+                texts = hot if scenario == "hit" else pool[next(fresh) :][:n]
+                got[kind] = _measure(servers[kind][1], texts, n)
+            b, p = got["bare"], got["polytok"]
+            ratios[scenario].append((p[0] / b[0], p[1] / b[1], p[2] / b[2]))
+            bare[scenario].append(b)
+    return ratios, bare
+
+
+def _vs_bare_row(
+    workers: int, size: int, scenario: str, ratios: dict, bare: dict
+) -> tuple[str, bool]:
+    tput, p50, p99 = (statistics.median(x) for x in zip(*ratios[scenario]))
+    spread = [r[0] for r in ratios[scenario]]
+    base = [statistics.median(x) for x in zip(*bare[scenario])]
+    row = (
+        f"| {workers} | {size // 1024} KB {scenario} | {tput:.2f}x ({min(spread):.2f}-"
+        f"{max(spread):.2f}) | {p50:.2f}x | {p99:.2f}x | {base[0]:.0f} req/s, p50 {base[1]:.1f} "
+        f"ms, p99 {base[2]:.1f} ms | >= 0.8x |"
+    )
+    return row, tput >= 0.8
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -408,11 +440,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--vs-bare-only", action="store_true", help="only the service vs the bare endpoint"
     )
+    parser.add_argument("--break-even-only", action="store_true", help="only the break-even table")
     args = parser.parse_args(argv)
     if args.vs_bare_only:
         rows, ok = bench_vs_bare(args.quick)
         print(VS_BARE_HEADER + "\n".join(rows))
         return 0 if ok else 1
+    if args.break_even_only:
+        rows, even = bench_break_even(args.quick)
+        print("\n".join(rows) + f"\nfirst paying length: {even}")
+        return 0
     load_start = os.getloadavg()[0]
     redis = LocalRedisServer(tempfile.gettempdir()).start() if redis_server_binary() else None
     try:
@@ -421,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if redis is not None:
             redis.kill()
-    even_rows, even_l1, even_l2 = bench_break_even(args.quick)
+    even_rows, even = bench_break_even(args.quick)
     service = bench_service(args.quick)
     vs_bare, vs_bare_ok = bench_vs_bare(args.quick)
     test = load_source({"name": "dialog", "language": "all"}).documents("test")
@@ -453,8 +490,9 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "`scripts/bare_count_app.py` (FastAPI + pydantic body + `encode_ordinary`, no cache) and "
         "`polytok serve` run side by side under uvicorn with the same number of workers; one "
-        "asyncio load generator (16 keep-alive clients, 1 KB dialog texts) alternates between "
-        "them. polytok with 2 workers shares a local valkey-server as L3. Ratios are polytok / "
+        "asyncio load generator (16 keep-alive clients, dialog texts of 1 KB and 16 KB) "
+        "alternates between them. polytok with 2 workers shares a local valkey-server as L3, "
+        "which texts from `min_shared_chars` (8192) on use. Ratios are polytok / "
         "bare (req/s: higher is better; latencies: lower is better), medians over rounds. The "
         "load generator and both servers share the machine's 2 cores with other jobs.",
         "",
@@ -467,8 +505,10 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "All in CPU microseconds per `count()` call (gpt-4o, dialog text); M is the extra cost of",
         "a miss over counting without a cache. First length where E - H > M: "
-        f"L1 {even_l1} chars (default `min_cache_chars` = {DEFAULT_MIN_CACHE_CHARS}), "
-        f"L2 {even_l2} chars (default `min_remote_chars` = {DEFAULT_MIN_REMOTE_CHARS}).",
+        f"L1 {even['l1']} chars (default `min_cache_chars` = {DEFAULT_MIN_CACHE_CHARS}), "
+        f"L2 {even['l2']} chars (default `min_remote_chars` = {DEFAULT_MIN_REMOTE_CHARS}), "
+        f"L3 {even['l3']} chars (default `min_shared_chars` = {DEFAULT_MIN_SHARED_CHARS}). The "
+        "service also moves a count that may wait on L3 to its thread pool, which adds to M.",
         "",
         "### Approximation accuracy (held-out dialog test split, per conversation)",
         "",

@@ -61,7 +61,7 @@ def _may_block(counter: TokenCounter, info: ModelInfo, text: str) -> bool:
     """Whether counting may wait on the network (online counter, Redis) or run long: such calls
     go to the thread pool, the rest (microseconds) run on the event loop."""
     online = counter.online is not None and counter.online.usable(info.online)
-    redis = counter.cache is not None and counter.cache.redis is not None
+    redis = counter.cache is not None and counter.cache.uses_shared_tier(text)
     return online or redis or len(text) > INLINE_MAX_CHARS
 
 

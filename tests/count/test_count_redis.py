@@ -13,7 +13,7 @@ from polytok.count import CacheConfig, TokenCounter
 from polytok.tokenizers import get_tokenizer
 
 pytestmark = pytest.mark.redis
-LONG = "Redis caches token counts for long prompts. " * 20
+LONG = "Redis caches token counts for long prompts. " * 200  # >= min_shared_chars
 
 
 def test_redis_hit_promotes_to_disk_and_memory(redis_server, tmp_path) -> None:
@@ -100,3 +100,25 @@ def test_unreachable_redis_from_the_start(unused_port: int) -> None:
     assert len(counts) == 50 and time.monotonic() - start < 5
     stats = counter.cache.stats()["redis"]
     assert stats["errors"] == 1 and counter.cache.redis.skipped >= 50  # one try, then backoff
+
+
+def test_only_long_texts_use_the_shared_tier(redis_server, tmp_path) -> None:
+    """Below min_shared_chars a Redis round trip costs more than counting: L2 only."""
+    from polytok.count.cache import DEFAULT_MIN_REMOTE_CHARS, DEFAULT_MIN_SHARED_CHARS
+
+    assert DEFAULT_MIN_REMOTE_CHARS < DEFAULT_MIN_SHARED_CHARS
+    config = CacheConfig(redis_url=redis_server.url, disk_path=str(tmp_path / "l2.db"))
+    counter = TokenCounter(cache=config)
+    medium = "m" * DEFAULT_MIN_REMOTE_CHARS  # L1 + L2
+    long = "l" * DEFAULT_MIN_SHARED_CHARS  # every tier
+    assert not counter.cache.uses_shared_tier(medium) and counter.cache.uses_shared_tier(long)
+    counter.count("gpt-4o", medium)
+    counter.count_batch("gpt-4o", [medium + "!", long])
+    stats = counter.cache.stats()
+    assert stats["disk"]["size"] == 3 and stats["redis"]["writes"] == 1
+    assert stats["redis"]["misses"] == 1  # only the long text asked L3
+    assert redis.Redis.from_url(redis_server.url).dbsize() == 1
+    other = TokenCounter(cache=CacheConfig(redis_url=redis_server.url))
+    assert other.count("gpt-4o", long).cached and not other.count("gpt-4o", medium).cached
+    with pytest.raises(ValueError, match="min_shared_chars"):
+        CacheConfig(min_shared_chars=-1)

@@ -203,7 +203,7 @@ def test_two_workers_share_the_l3_cache(tmp_path) -> None:
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    text = "A text long enough for the shared tiers, counted once. " * 20  # >= 512 chars
+    text = "A text long enough for the shared tier, counted once. " * 160  # >= 8192 chars
     body = {"text": text, "model_id": "gpt-4o"}
     try:
         deadline = time.monotonic() + 180
@@ -236,3 +236,23 @@ def test_two_workers_share_the_l3_cache(tmp_path) -> None:
         finally:
             if proc.poll() is None:
                 proc.kill()
+
+
+def test_worker_socket_switches_nagle_off() -> None:
+    """``serve --workers N`` listens on a socket whose connections have TCP_NODELAY (uvicorn's
+    own leaves Nagle's algorithm on: ~40 ms per keep-alive request); a taken port is named."""
+    import socket
+
+    from polytok.service import _listening_socket
+
+    sock = _listening_socket("127.0.0.1", 0)
+    try:
+        sock.listen()
+        client = socket.create_connection(sock.getsockname())
+        accepted, _ = sock.accept()
+        with client, accepted:
+            assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        with pytest.raises(OSError, match="pick another --port"):
+            _listening_socket("127.0.0.1", sock.getsockname()[1])
+    finally:
+        sock.close()
