@@ -165,6 +165,7 @@ def bench_hits(quick: bool, redis_url: str | None) -> tuple[list[str], bool]:
                 redis_timeout_s=1.0,
                 min_cache_chars=0,
                 min_remote_chars=0,
+                min_shared_chars=0,
             )
             if redis_url
             else None,
@@ -228,7 +229,7 @@ def _tier_costs(
     return h, miss - plain
 
 
-def bench_break_even(quick: bool) -> tuple[list[str], dict[str, int]]:
+def bench_break_even(quick: bool) -> tuple[list[str], dict[str, str]]:
     """Per text length: encode cost E, hit cost H and extra miss cost M of L1, L1 + L2 (SQLite)
     and L1 + L3 (a local Redis-compatible server on loopback).
 
@@ -270,7 +271,7 @@ def bench_break_even(quick: bool) -> tuple[list[str], dict[str, int]]:
             shutil.rmtree(tmp)
     finally:
         server.kill()
-    return rows, {tier: size or 16384 for tier, size in first.items()}
+    return rows, {t: str(n) if n else "none up to 8192" for t, n in first.items()}
 
 
 async def _client(
@@ -385,7 +386,7 @@ def bench_vs_bare(quick: bool) -> tuple[list[str], bool]:
         servers = {kind: _server(kind, workers) for kind in ("bare", "polytok")}
         try:
             for size in VS_BARE_SIZES:
-                rounds, n = (2, 300) if quick else (7, 2000 * 1024 // size + 250)
+                rounds, n = (2, 300) if quick else (15, 2000 * 1024 // size + 250)
                 ratios, bare = _vs_bare_rounds(servers, size, rounds, n)
                 for scenario in ("cold", "hit"):
                     row, met = _vs_bare_row(workers, size, scenario, ratios, bare)
