@@ -5,13 +5,21 @@ the first failure of an outage is logged at WARNING (once), and the tier stays q
 calls at all) for a backoff that doubles from ``backoff_s`` up to ``max_backoff_s``. The next call
 after the backoff tries again on a fresh connection; success logs "reconnected" and resets the
 backoff. Counting never waits longer than one socket timeout on Redis.
+
+Writes go behind: `RedisTier.put` buffers the count (visible to this tier's reads at once) and
+wakes a background thread, which waits ``flush_interval_s`` (2 ms) for more and then stores the
+batch in one pipeline. A cold count so costs one round trip (the lookup), not two; other
+processes see it a few milliseconds later. `flush`, `size`, `close` and interpreter exit store
+what is buffered.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -35,6 +43,7 @@ class RedisTier:
         timeout_s: socket connect and read timeout.
         backoff_s: first pause after a failure before trying again (doubles per failure).
         max_backoff_s: cap of the pause.
+        flush_interval_s: how long the background writer gathers ``put`` calls into one batch.
     """
 
     name = "redis"
@@ -46,6 +55,7 @@ class RedisTier:
         timeout_s: float = 0.05,
         backoff_s: float = 1.0,
         max_backoff_s: float = 30.0,
+        flush_interval_s: float = 0.002,
     ) -> None:
         self.url = url
         self.ttl_s = None if ttl_s is None else max(1, int(ttl_s))
@@ -65,6 +75,19 @@ class RedisTier:
         self.reconnects = 0
         self.skipped = 0
         self.stats = TierStats()
+        self._pending: dict[bytes, int] = {}
+        self._pending_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        ref = weakref.ref(self)
+        self._writer = threading.Thread(
+            target=_write_behind,
+            args=(ref, self._wake, flush_interval_s),
+            daemon=True,
+            name="polytok-l3-writer",
+        )
+        self._writer.start()
+        atexit.register(_flush_at_exit, ref)
 
     def _call(self, fn: Callable[[], T]) -> T | None:
         """Run ``fn`` unless inside a backoff; on failure count, log once and back off."""
@@ -100,6 +123,10 @@ class RedisTier:
 
     def get(self, key: bytes) -> int | None:
         start = time.perf_counter()
+        pending = self._pending.get(key)
+        if pending is not None:  # written behind, not yet stored
+            self.stats.hits += 1
+            return pending
         raw = self._call(lambda: self._client.get(KEY_PREFIX + key))
         self.stats.get_seconds += time.perf_counter() - start
         value = _as_count(raw)
@@ -113,6 +140,8 @@ class RedisTier:
         start = time.perf_counter()
         raw = self._call(lambda: self._client.mget([KEY_PREFIX + k for k in keys]))
         out = [_as_count(v) for v in (raw or [None] * len(keys))]
+        pending = dict(self._pending)
+        out = [pending.get(k, v) for k, v in zip(keys, out)]
         hits = sum(v is not None for v in out)
         self.stats.hits += hits
         self.stats.misses += len(keys) - hits
@@ -120,8 +149,17 @@ class RedisTier:
         return out
 
     def put(self, key: bytes, value: int) -> None:
-        if self._call(lambda: self._client.set(KEY_PREFIX + key, int(value), ex=self.ttl_s)):
-            self.stats.writes += 1
+        """Buffer one count; the background writer stores it within milliseconds."""
+        with self._pending_lock:
+            self._pending[key] = int(value)
+        self._wake.set()
+
+    def flush(self) -> None:
+        """Store the buffered counts now, in one pipeline."""
+        with self._pending_lock:
+            items, self._pending = self._pending, {}
+        if items:
+            self.put_many(list(items.items()))
 
     def put_many(self, items: Sequence[tuple[bytes, int]]) -> None:
         def run() -> list[Any]:
@@ -135,6 +173,7 @@ class RedisTier:
 
     def size(self) -> int | None:
         """Keys in the Redis database (all of them, not only polytok's); ``None`` when down."""
+        self.flush()
         value = self._call(self._client.dbsize)
         return None if value is None else int(value)
 
@@ -145,10 +184,43 @@ class RedisTier:
             for keys in _chunks(self._client.scan_iter(match=KEY_PREFIX + b"*", count=1000), 500):
                 self._client.delete(*keys)
 
+        with self._pending_lock:
+            self._pending.clear()
         self._call(run)
 
     def close(self) -> None:
+        """Store buffered writes, stop the writer thread and close the connections."""
+        if self._closed:
+            return
+        self._closed = True
+        self._wake.set()
+        self._writer.join(timeout=5)
+        self.flush()
         self._client.close()
+
+
+def _write_behind(ref: weakref.ref, wake: threading.Event, interval: float) -> None:
+    """Background writer: after a ``put`` wakes it, wait ``interval`` s for more, store them."""
+    while True:
+        woken = wake.wait(1.0)  # the timeout only notices a tier that was garbage-collected
+        tier = ref()
+        if tier is None or tier._closed:
+            return
+        if woken:
+            del tier
+            time.sleep(interval)
+            wake.clear()
+            tier = ref()
+            if tier is None:
+                return
+            tier.flush()
+        del tier
+
+
+def _flush_at_exit(ref: weakref.ref) -> None:
+    tier = ref()
+    if tier is not None and not tier._closed:
+        tier.flush()
 
 
 def _as_count(raw: bytes | None) -> int | None:

@@ -87,8 +87,10 @@ def test_outage_mid_run_then_reconnect(redis_server, tmp_path, caplog) -> None:
             time.sleep(0.05)
         assert not tier.down and tier.reconnects == 1
         assert any("reconnected" in r.getMessage() for r in caplog.records)
+    tier.flush()
     writes = tier.stats.writes
     counter.count("gpt-4o", "fresh after reconnect " + LONG)
+    tier.flush()  # writes go behind (a background thread stores them within milliseconds)
     assert tier.stats.writes == writes + 1
     assert redis.Redis.from_url(redis_server.url).dbsize() >= 1
 
@@ -122,3 +124,23 @@ def test_only_long_texts_use_the_shared_tier(redis_server, tmp_path) -> None:
     assert other.count("gpt-4o", long).cached and not other.count("gpt-4o", medium).cached
     with pytest.raises(ValueError, match="min_shared_chars"):
         CacheConfig(min_shared_chars=-1)
+
+
+def test_writes_go_behind_and_reach_other_processes(redis_server) -> None:
+    """A put is visible to its own tier at once and stored by the writer thread shortly."""
+    from polytok.count.cache_redis import RedisTier
+
+    writer, reader = RedisTier(redis_server.url), RedisTier(redis_server.url)
+    try:
+        writer.put(b"k1", 7)
+        assert writer.get(b"k1") == 7 and writer.get_many([b"k1", b"k2"]) == [7, None]
+        deadline = time.monotonic() + 10
+        while reader.get(b"k1") is None:  # stored by the background thread, no flush called
+            assert time.monotonic() < deadline, "the write-behind thread never stored the count"
+            time.sleep(0.01)
+        writer.put(b"k2", 9)
+        writer.close()  # stores what is still buffered
+        assert reader.get(b"k2") == 9 and not writer._writer.is_alive()
+        assert writer.stats.writes == 2
+    finally:
+        reader.close()
