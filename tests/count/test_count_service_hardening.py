@@ -154,7 +154,11 @@ def test_one_sigterm_stops_a_busy_server(tmp_path) -> None:
     env = {
         **os.environ,
         "POLYTOK_API_KEY": "",
-        "POLYTOK_COMPRESS_DEADLINE_S": "600",  # the default chunk cap (20 000) applies
+        "POLYTOK_COMPRESS_DEADLINE_S": "600",
+        # work that lasts well past the signal even on a quiet, fast machine (19,000 sentences
+        # took 2.4-3.4 s there, so a signal at 3 s raced the answer)
+        "POLYTOK_COMPRESS_MAX_CHUNKS": "120000",
+        "POLYTOK_MAX_BODY_BYTES": str(8 << 20),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "polytok.cli", "serve", "--port", str(port)],
@@ -172,7 +176,7 @@ def test_one_sigterm_stops_a_busy_server(tmp_path) -> None:
                 assert proc.poll() is None and time.monotonic() < deadline
                 time.sleep(0.2)
         big = {
-            "context": " ".join(f"This is sentence number {i}." for i in range(19_000)),
+            "context": " ".join(f"This is sentence number {i}." for i in range(100_000)),
             "target_ratio": 0.3,
         }
         worker = threading.Thread(
