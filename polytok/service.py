@@ -405,7 +405,7 @@ def _serve(args: argparse.Namespace) -> int:
             local.url,
             args.workers,
         )
-    sock = _listening_socket(args.host, args.port)
+    sock = listening_socket(args.host, args.port)
     options = {k: v for k, v in options.items() if k not in ("host", "port")}
     try:
         uvicorn.run(
@@ -422,7 +422,7 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _listening_socket(host: str, port: int) -> socket.socket:
+def listening_socket(host: str, port: int) -> socket.socket:
     """A bound TCP socket with ``TCP_NODELAY``, for the worker processes to share.
 
     uvicorn's own socket for ``workers > 1`` is created with protocol 0, so asyncio does not

@@ -32,13 +32,12 @@ def create() -> FastAPI:
 def main() -> None:
     """``python scripts/bare_count_app.py --port P [--workers N]``: serve it under uvicorn.
 
-    With several workers, the listening socket is bound here with ``TCP_NODELAY``, as
-    ``polytok serve`` does (`polytok.service._listening_socket`): uvicorn's own socket for
+    With several workers, the listening socket is bound as ``polytok serve`` binds it
+    (`polytok.service.listening_socket`, with ``TCP_NODELAY``): uvicorn's own socket for
     ``workers > 1`` leaves Nagle's algorithm on, which costs about 40 ms per request and would
     make the baseline, not the app, the thing measured.
     """
     import argparse
-    import socket
 
     import uvicorn
 
@@ -51,11 +50,9 @@ def main() -> None:
     if args.workers == 1:
         uvicorn.run("bare_count_app:create", host=args.host, port=args.port, **options)
         return
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.bind((args.host, args.port))
-    sock.set_inheritable(True)
+    from polytok.service import listening_socket  # the supervisor only: workers import create
+
+    sock = listening_socket(args.host, args.port)
     uvicorn.run("bare_count_app:create", workers=args.workers, fd=sock.fileno(), **options)
 
 

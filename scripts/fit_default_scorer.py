@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from polytok.compress.aclsum import ASPECT_QUERIES, ASPECTS, load_aclsum
+from polytok.compress.benchmark import MemoEmbedder
 from polytok.compress.budget import model_counter
 from polytok.compress.head import ScorerHead
 from polytok.compress.scorers import FEATURES, BM25Scorer, EncoderScorer
@@ -47,19 +48,6 @@ REWORDED = {  # aspect queries never seen in training, for the generalisation ch
     "approach": "How do the authors solve it, and what technique do they introduce?",
     "outcome": "What did the experiments show?",
 }
-
-
-class _Cached:
-    """Sentence vectors by text: each paper is embedded once for all its queries."""
-
-    def __init__(self, embedder) -> None:
-        self.embedder, self.cache = embedder, {}
-
-    def encode(self, texts):
-        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
-        if missing:
-            self.cache.update(zip(missing, self.embedder.encode(missing).float().cpu()))
-        return torch.stack([self.cache[t] for t in texts])
 
 
 def design(scorer: EncoderScorer, sentences: list[str], query: str) -> np.ndarray:
@@ -152,7 +140,7 @@ def checks(head: ScorerHead, groups: list[dict], scorer: EncoderScorer) -> None:
         [[head.feature_weights[f] for f in USED], head.sentence_weights, head.query_weights]
     )
     untrained = EncoderScorer(head=None)
-    untrained._embedder = _Cached(untrained.embedder)
+    untrained._embedder = MemoEmbedder(untrained.embedder)
     rows = {
         "head (chosen)": recalls(groups, coef),
         "untrained weighted sum (DEFAULT_WEIGHTS, 6 layers)": _scored(groups, untrained),
@@ -190,7 +178,7 @@ def main() -> None:
     print("|---:|---:|---:|---:|---:|---:|---:|")
     for layers in LAYERS:
         scorer = EncoderScorer(head=None)
-        scorer._embedder = _Cached(SentenceEmbedder(precision="int8", num_layers=layers))
+        scorer._embedder = MemoEmbedder(SentenceEmbedder(precision="int8", num_layers=layers))
         scorers[layers] = scorer
         train = split_groups("train", scorer, ASPECT_QUERIES)
         val = split_groups("val", scorer, ASPECT_QUERIES)

@@ -100,8 +100,9 @@ class ACLSumBenchmarkConfig:
             raise ValueError("method 'self-info' needs lm_dir, a local causal LM directory")
 
 
-class _MemoEmbedder:
-    """Caches sentence vectors by text (the position-weight grid re-scores the same text)."""
+class MemoEmbedder:
+    """Caches sentence vectors by text: a paper is embedded once for its three aspect queries
+    (and for every scorer variant sharing the encoder; ``scripts/fit_default_scorer.py`` too)."""
 
     def __init__(self, embedder: Any) -> None:
         self.embedder = embedder
@@ -119,7 +120,7 @@ class _MemoEmbedder:
 def build_scorers(config: ACLSumBenchmarkConfig, embedder: Any = None) -> dict[str, Any]:
     """Scorer per method name (``static-mmr`` and ``gold`` map to None: handled in the run)."""
     scorers: dict[str, Any] = {}
-    memos: dict[str, _MemoEmbedder] = {}
+    memos: dict[str, MemoEmbedder] = {}
     for name in config.methods:
         base, *args = name.split(":")
         if base in ("gold", "static-mmr"):
@@ -153,7 +154,7 @@ def _encoder_scorer(
     head = default_head() if trained else None
     key = "head" if trained else "full"
     if key not in memos:
-        memos[key] = _MemoEmbedder(embedder or EncoderScorer(head=head).embedder)
+        memos[key] = MemoEmbedder(embedder or EncoderScorer(head=head).embedder)
     return EncoderScorer(memos[key], *weights, head=head)
 
 

@@ -33,6 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 import torch
 import torch.nn.functional as F
 
+from polytok.compress.head import ScorerHead, default_head
 from polytok.compress.limits import check_limits
 
 
@@ -279,8 +280,6 @@ class EncoderScorer:
 
 def _resolve_head(head: Any, embedder: Any) -> Any:
     """The `ScorerHead` an `EncoderScorer` uses (see its ``head`` argument), or None."""
-    from polytok.compress.head import ScorerHead, default_head
-
     if isinstance(head, str) and head == "auto":
         return default_head() if embedder is None else None
     if head is None or isinstance(head, ScorerHead):

@@ -15,11 +15,9 @@ what is buffered.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import threading
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -28,6 +26,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from polytok.count.tier_stats import TierStats
+from polytok.count.write_behind import WriteBehind
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,19 +74,7 @@ class RedisTier:
         self.reconnects = 0
         self.skipped = 0
         self.stats = TierStats()
-        self._pending: dict[bytes, int] = {}
-        self._pending_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._closed = False
-        ref = weakref.ref(self)
-        self._writer = threading.Thread(
-            target=_write_behind,
-            args=(ref, self._wake, flush_interval_s),
-            daemon=True,
-            name="polytok-l3-writer",
-        )
-        self._writer.start()
-        atexit.register(_flush_at_exit, ref)
+        self._buffer = WriteBehind(self.put_many, flush_interval_s, name="polytok-l3-writer")
 
     def _call(self, fn: Callable[[], T]) -> T | None:
         """Run ``fn`` unless inside a backoff; on failure count, log once and back off."""
@@ -123,7 +110,7 @@ class RedisTier:
 
     def get(self, key: bytes) -> int | None:
         start = time.perf_counter()
-        pending = self._pending.get(key)
+        pending = self._buffer.get(key)
         if pending is not None:  # written behind, not yet stored
             self.stats.hits += 1
             return pending
@@ -140,7 +127,7 @@ class RedisTier:
         start = time.perf_counter()
         raw = self._call(lambda: self._client.mget([KEY_PREFIX + k for k in keys]))
         out = [_as_count(v) for v in (raw or [None] * len(keys))]
-        pending = dict(self._pending)
+        pending = self._buffer.snapshot()
         out = [pending.get(k, v) for k, v in zip(keys, out)]
         hits = sum(v is not None for v in out)
         self.stats.hits += hits
@@ -150,16 +137,11 @@ class RedisTier:
 
     def put(self, key: bytes, value: int) -> None:
         """Buffer one count; the background writer stores it within milliseconds."""
-        with self._pending_lock:
-            self._pending[key] = int(value)
-        self._wake.set()
+        self._buffer.put(key, int(value))
 
     def flush(self) -> None:
         """Store the buffered counts now, in one pipeline."""
-        with self._pending_lock:
-            items, self._pending = self._pending, {}
-        if items:
-            self.put_many(list(items.items()))
+        self._buffer.flush()
 
     def put_many(self, items: Sequence[tuple[bytes, int]]) -> None:
         def run() -> list[Any]:
@@ -184,43 +166,14 @@ class RedisTier:
             for keys in _chunks(self._client.scan_iter(match=KEY_PREFIX + b"*", count=1000), 500):
                 self._client.delete(*keys)
 
-        with self._pending_lock:
-            self._pending.clear()
+        self._buffer.clear()
         self._call(run)
 
     def close(self) -> None:
         """Store buffered writes, stop the writer thread and close the connections."""
-        if self._closed:
-            return
-        self._closed = True
-        self._wake.set()
-        self._writer.join(timeout=5)
-        self.flush()
-        self._client.close()
-
-
-def _write_behind(ref: weakref.ref, wake: threading.Event, interval: float) -> None:
-    """Background writer: after a ``put`` wakes it, wait ``interval`` s for more, store them."""
-    while True:
-        woken = wake.wait(1.0)  # the timeout only notices a tier that was garbage-collected
-        tier = ref()
-        if tier is None or tier._closed:
-            return
-        if woken:
-            del tier
-            time.sleep(interval)
-            wake.clear()
-            tier = ref()
-            if tier is None:
-                return
-            tier.flush()
-        del tier
-
-
-def _flush_at_exit(ref: weakref.ref) -> None:
-    tier = ref()
-    if tier is not None and not tier._closed:
-        tier.flush()
+        if not self._buffer.closed:
+            self._buffer.close()
+            self._client.close()
 
 
 def _as_count(raw: bytes | None) -> int | None:

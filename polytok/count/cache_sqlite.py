@@ -1,8 +1,9 @@
 """L2: token counts in a SQLite file (WAL journal, every write in a transaction).
 
-Single ``put`` calls are written behind: they wait in a small in-memory buffer (visible to ``get``
-at once) that a background thread commits in one transaction every ``flush_interval_s`` or when
-``max_pending`` entries wait, so a cache miss does not pay a commit (~20-300 us here). ``put_many``
+Single ``put`` calls are written behind (`polytok.count.write_behind`): they wait in a small
+in-memory buffer (visible to ``get`` at once) that a background thread commits in one transaction
+within ``flush_interval_s`` of the first, or as soon as ``max_pending`` entries wait, so a cache
+miss does not pay a commit (~20-300 us here). ``put_many``
 and ``flush`` commit synchronously; ``close`` and interpreter exit flush.
 
 Crash safety: SQLite's write-ahead log makes each committed transaction atomic, so a process
@@ -14,16 +15,15 @@ back the last commits, and the file is never corrupted.
 
 from __future__ import annotations
 
-import atexit
 import logging
 import os
 import sqlite3
 import threading
 import time
-import weakref
 from collections.abc import Sequence
 
 from polytok.count.tier_stats import TierStats
+from polytok.count.write_behind import WriteBehind
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ class SQLiteTier:
     Args:
         path: the database file (its directory is created).
         ttl_s: seconds a count stays valid (``None``: forever).
-        flush_interval_s: how often the background writer commits buffered ``put`` calls.
+        flush_interval_s: how long the background writer gathers ``put`` calls into one commit.
         max_pending: buffered entries that trigger an early commit.
     """
 
@@ -92,28 +92,22 @@ class SQLiteTier:
         self.ttl_s = ttl_s
         self.flush_interval_s = flush_interval_s
         self.max_pending = max_pending
-        self._pending: dict[bytes, tuple[int, float | None]] = {}
-        self._pending_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._closed = False
         self._conn = _open(self.path)
         self._lock = threading.Lock()
         self.stats = TierStats()
         if ttl_s is not None:
             self.prune()
-        ref = weakref.ref(self)
-        self._writer = threading.Thread(
-            target=_write_behind, args=(ref, self._wake, flush_interval_s), daemon=True
+        # buffered value: (count, expiry)
+        self._buffer = WriteBehind(
+            self._store_batch, flush_interval_s, max_pending, name="polytok-l2-writer"
         )
-        self._writer.start()
-        atexit.register(_flush_at_exit, ref)
 
     def _expiry(self) -> float | None:
         return None if self.ttl_s is None else time.time() + self.ttl_s
 
     def get(self, key: bytes) -> int | None:
         start = time.perf_counter()
-        pending = self._pending.get(key)
+        pending = self._buffer.get(key)
         if pending is not None:
             self.stats.hits += 1
             self.stats.get_seconds += time.perf_counter() - start
@@ -147,7 +141,7 @@ class SQLiteTier:
                     found.update((k, (c, e)) for k, c, e in self._conn.execute(sql, chunk))
         except sqlite3.Error as err:
             self._error(err)
-        found.update(self._pending)  # buffered writes are newer than the file
+        found.update(self._buffer.snapshot())  # buffered writes are newer than the file
         now = time.time()
         out = [
             int(found[k][0]) if k in found and (found[k][1] is None or found[k][1] >= now) else None
@@ -161,18 +155,14 @@ class SQLiteTier:
 
     def put(self, key: bytes, value: int) -> None:
         """Buffer one count; the background writer commits it shortly (see the module doc)."""
-        with self._pending_lock:
-            self._pending[key] = (int(value), self._expiry())
-            full = len(self._pending) >= self.max_pending
-        if full:
-            self._wake.set()
+        self._buffer.put(key, (int(value), self._expiry()))
 
     def flush(self) -> None:
         """Commit buffered ``put`` calls now, in one transaction."""
-        with self._pending_lock:
-            items, self._pending = self._pending, {}
-        if items:
-            self._commit([(k, v, e) for k, (v, e) in items.items()])
+        self._buffer.flush()
+
+    def _store_batch(self, items: list[tuple[bytes, tuple[int, float | None]]]) -> None:
+        self._commit([(k, v, e) for k, (v, e) in items])
 
     def put_many(self, items: Sequence[tuple[bytes, int]]) -> None:
         """Store all ``items`` now, in one transaction (all or nothing)."""
@@ -214,36 +204,14 @@ class SQLiteTier:
             return int(self._conn.execute("SELECT COUNT(*) FROM counts").fetchone()[0])
 
     def clear(self) -> None:
-        with self._pending_lock:
-            self._pending.clear()
+        self._buffer.clear()
         with self._lock:
             self._conn.execute("DELETE FROM counts")
 
     def close(self) -> None:
         """Flush buffered writes, stop the writer thread and close the file."""
-        if self._closed:
+        if self._buffer.closed:
             return
-        self._closed = True
-        self._wake.set()
-        self._writer.join(timeout=5)
-        self.flush()
+        self._buffer.close()
         with self._lock:
             self._conn.close()
-
-
-def _write_behind(ref: weakref.ref, wake: threading.Event, interval: float) -> None:
-    """Background writer: commit the buffer every ``interval`` s until the tier closes or dies."""
-    while True:
-        wake.wait(interval)
-        wake.clear()
-        tier = ref()
-        if tier is None or tier._closed:
-            return
-        tier.flush()
-        del tier
-
-
-def _flush_at_exit(ref: weakref.ref) -> None:
-    tier = ref()
-    if tier is not None and not tier._closed:
-        tier.flush()

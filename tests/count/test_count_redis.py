@@ -140,7 +140,7 @@ def test_writes_go_behind_and_reach_other_processes(redis_server) -> None:
             time.sleep(0.01)
         writer.put(b"k2", 9)
         writer.close()  # stores what is still buffered
-        assert reader.get(b"k2") == 9 and not writer._writer.is_alive()
+        assert reader.get(b"k2") == 9 and not writer._buffer._thread.is_alive()
         assert writer.stats.writes == 2
     finally:
         reader.close()

@@ -247,9 +247,9 @@ def test_worker_socket_switches_nagle_off() -> None:
     own leaves Nagle's algorithm on: ~40 ms per keep-alive request); a taken port is named."""
     import socket
 
-    from polytok.service import _listening_socket
+    from polytok.service import listening_socket
 
-    sock = _listening_socket("127.0.0.1", 0)
+    sock = listening_socket("127.0.0.1", 0)
     try:
         sock.listen()
         client = socket.create_connection(sock.getsockname())
@@ -257,6 +257,6 @@ def test_worker_socket_switches_nagle_off() -> None:
         with client, accepted:
             assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
         with pytest.raises(OSError, match="pick another --port"):
-            _listening_socket("127.0.0.1", sock.getsockname()[1])
+            listening_socket("127.0.0.1", sock.getsockname()[1])
     finally:
         sock.close()
