@@ -125,9 +125,9 @@ class RedisTier:
 
     def get_many(self, keys: Sequence[bytes]) -> list[int | None]:
         start = time.perf_counter()
+        pending = self._buffer.snapshot()  # before the store: see polytok.count.write_behind
         raw = self._call(lambda: self._client.mget([KEY_PREFIX + k for k in keys]))
         out = [_as_count(v) for v in (raw or [None] * len(keys))]
-        pending = self._buffer.snapshot()
         out = [pending.get(k, v) for k, v in zip(keys, out)]
         hits = sum(v is not None for v in out)
         self.stats.hits += hits

@@ -132,6 +132,7 @@ class SQLiteTier:
     def get_many(self, keys: Sequence[bytes]) -> list[int | None]:
         found: dict[bytes, tuple[int, float | None]] = {}
         start = time.perf_counter()
+        pending = self._buffer.snapshot()  # before the file: see polytok.count.write_behind
         try:
             with self._lock:
                 for i in range(0, len(keys), _MAX_VARS):
@@ -141,7 +142,7 @@ class SQLiteTier:
                     found.update((k, (c, e)) for k, c, e in self._conn.execute(sql, chunk))
         except sqlite3.Error as err:
             self._error(err)
-        found.update(self._buffer.snapshot())  # buffered writes are newer than the file
+        found.update(pending)  # buffered writes are newer than the file
         now = time.time()
         out = [
             int(found[k][0]) if k in found and (found[k][1] is None or found[k][1] >= now) else None

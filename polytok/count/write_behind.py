@@ -4,7 +4,8 @@ The L2 (SQLite) and L3 (Redis) tiers both keep a count request from paying for i
 ``put`` buffers the value (readable from the buffer at once) and wakes a daemon thread, which
 waits up to ``interval_s`` for more writes (less when ``max_pending`` are waiting) and hands the
 batch to the tier's ``store`` function in one call (a transaction, a pipeline). `flush` stores
-synchronously; `close` and interpreter exit store what is left.
+synchronously; `close` and interpreter exit store what is left. A write stays in the buffer until
+it is stored: read the buffer (`get`, `snapshot`) before the store, and a value is never missed.
 
 The thread holds the buffer only through a weak reference, so a tier that is dropped without
 ``close`` is collected and its thread ends within a second.
@@ -41,6 +42,7 @@ class WriteBehind:
         self.max_pending = max_pending
         self._pending: dict[bytes, Any] = {}
         self._lock = threading.Lock()
+        self._flushing = threading.Lock()
         self._wake = threading.Event()  # a write is waiting
         self._full = threading.Event()  # max_pending are waiting: store now
         self.closed = False
@@ -69,11 +71,21 @@ class WriteBehind:
             return dict(self._pending)
 
     def flush(self) -> None:
-        """Store the buffered writes now."""
-        with self._lock:
-            items, self._pending = self._pending, {}
-        if items:
-            self.store(list(items.items()))
+        """Store the buffered writes now.
+
+        They leave the buffer only once stored, so a reader that looks in the buffer first and
+        then in the store always finds a value. One flush runs at a time (the writer thread's and
+        an explicit one never store the same write twice).
+        """
+        with self._flushing:
+            items = list(self.snapshot().items())
+            if not items:
+                return
+            self.store(items)
+            with self._lock:
+                for key, value in items:
+                    if self._pending.get(key) == value:  # not overwritten meanwhile
+                        del self._pending[key]
 
     def clear(self) -> None:
         """Drop the buffered writes."""
