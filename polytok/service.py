@@ -329,7 +329,7 @@ def create_app(
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             if owned:
-                counter.close()
+                await counter.aclose()
 
     app = FastAPI(
         title="polytok",

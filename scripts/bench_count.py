@@ -275,11 +275,15 @@ def bench_break_even(quick: bool) -> tuple[list[str], dict[str, str]]:
 
 
 async def _client(
-    port: int, texts: list[str], jobs: Iterator[int], deadline: float, latencies: list[float]
+    conn: tuple[asyncio.StreamReader, asyncio.StreamWriter],
+    texts: list[str],
+    jobs: Iterator[int],
+    deadline: float,
+    latencies: list[float],
 ) -> None:
     """One keep-alive HTTP/1.1 client on raw asyncio streams (much less CPU per request than a
     full client library, so the shared cores go to the server under test)."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    reader, writer = conn
     try:
         for i in jobs:
             if time.perf_counter() > deadline:
@@ -291,12 +295,7 @@ async def _client(
             )
             start = time.perf_counter()
             writer.write(head.encode() + body)
-            status = await reader.readline()
-            length = 0
-            while (line := await reader.readline()) not in (b"\r\n", b""):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":")[1])
-            payload = await reader.readexactly(length)
+            status, payload = await _response(reader)
             latencies.append(time.perf_counter() - start)
             if b" 200 " not in status or b'"count"' not in payload:
                 raise RuntimeError(f"bad response {status!r} {payload[:200]!r}")
@@ -304,16 +303,68 @@ async def _client(
         writer.close()
 
 
+async def _response(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """(status line, body) of one HTTP/1.1 response with a Content-Length."""
+    status = await reader.readline()
+    length = 0
+    while (line := await reader.readline()) not in (b"\r\n", b""):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":")[1])
+    return status, await reader.readexactly(length)
+
+
+async def _connections(port: int, concurrency: int, workers: int) -> list:
+    """``concurrency`` keep-alive connections, an equal share served by each worker process.
+
+    Workers that share one listening socket (uvicorn's ``--workers``) get connections in bursts:
+    the first to wake accepts every pending one, so 16 connections opened at once were seen to
+    split 16/0, 15/1 or 7/9 between two workers, which leaves a core idle by chance and differs
+    between the two servers compared. Connections are opened one at a time, each answered once
+    (``GET /health``; the bare app's 404 does as well) so that a worker has accepted it, and kept
+    only while the worker that owns it (found with psutil) has fewer than its share.
+    """
+    if workers == 1:
+        return [await asyncio.open_connection("127.0.0.1", port) for _ in range(concurrency)]
+    import psutil
+
+    share, kept, spare = concurrency // workers, {}, []
+    while sum(len(v) for v in kept.values()) < share * workers:
+        if len(spare) > 20 * concurrency:
+            raise RuntimeError(f"could not spread {concurrency} connections over {workers} workers")
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await _response(reader)
+        client = writer.get_extra_info("sockname")[1]
+        owner = next(
+            (c.pid for c in psutil.net_connections("tcp") if c.pid and c.laddr.port == port
+             and c.raddr and c.raddr.port == client),
+            None,
+        )  # fmt: skip
+        if owner is None:
+            raise RuntimeError(f"no process on port {port} owns the connection from {client}")
+        if owner not in kept and len(kept) < workers:
+            kept[owner] = []
+        mine = kept.get(owner)
+        (mine if mine is not None and len(mine) < share else spare).append((reader, writer))
+    for _, writer in spare:
+        writer.close()
+    return [conn for conns in kept.values() for conn in conns]
+
+
 async def _load(
-    port: int, texts: list[str], concurrency: int, max_requests: int, max_seconds: float
+    port: int,
+    texts: list[str],
+    concurrency: int,
+    max_requests: int,
+    max_seconds: float,
+    workers: int = 1,
 ) -> tuple[list[float], float]:
+    conns = await _connections(port, concurrency, workers)
     latencies: list[float] = []
     jobs = iter(range(max_requests))
     start = time.perf_counter()
     deadline = start + max_seconds
-    await asyncio.gather(
-        *(_client(port, texts, jobs, deadline, latencies) for _ in range(concurrency))
-    )
+    await asyncio.gather(*(_client(c, texts, jobs, deadline, latencies) for c in conns))
     return latencies, time.perf_counter() - start
 
 
@@ -363,9 +414,10 @@ def _server(kind: str, workers: int) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-def _measure(port: int, texts: list[str], n: int) -> tuple[float, float, float]:
-    """(req/s, p50 ms, p99 ms) of ``n`` requests from 16 keep-alive clients."""
-    lat, elapsed = asyncio.run(_load(port, texts, 16, n, 60))
+def _measure(port: int, texts: list[str], n: int, workers: int) -> tuple[float, float, float]:
+    """(req/s, p50 ms, p99 ms) of ``n`` requests from 16 keep-alive clients, as many on each of
+    the server's ``workers`` processes."""
+    lat, elapsed = asyncio.run(_load(port, texts, 16, n, 60, workers))
     lat.sort()
     return len(lat) / elapsed, lat[len(lat) // 2] * 1e3, lat[int(len(lat) * 0.99)] * 1e3
 
@@ -386,8 +438,8 @@ def bench_vs_bare(quick: bool) -> tuple[list[str], bool]:
         servers = {kind: _server(kind, workers) for kind in ("bare", "polytok")}
         try:
             for size in VS_BARE_SIZES:
-                rounds, n = (2, 300) if quick else (15, 2000 * 1024 // size + 250)
-                ratios, bare = _vs_bare_rounds(servers, size, rounds, n)
+                rounds, n = (2, 300) if quick else (15, 4000 * 1024 // size + 1250)  # ~2-3 s each
+                ratios, bare = _vs_bare_rounds(servers, size, rounds, n, workers)
                 for scenario in ("cold", "hit"):
                     row, met = _vs_bare_row(workers, size, scenario, ratios, bare)
                     rows.append(row)
@@ -399,13 +451,15 @@ def bench_vs_bare(quick: bool) -> tuple[list[str], bool]:
     return rows, ok
 
 
-def _vs_bare_rounds(servers: dict, size: int, rounds: int, n: int) -> tuple[dict, dict]:
+def _vs_bare_rounds(
+    servers: dict, size: int, rounds: int, n: int, workers: int
+) -> tuple[dict, dict]:
     """Per scenario: (req/s, p50, p99) ratios polytok / bare per round, and bare's own figures."""
     pool = corpus_texts(size, 64 + rounds * n)
     hot = pool[:64]
     fresh = iter(range(64, len(pool), n))
     for _, port in servers.values():
-        _measure(port, hot, 128)  # warm up, and fill polytok's cache with the hot texts
+        _measure(port, hot, 128, workers)  # warm up, and fill polytok's cache with the hot texts
     ratios: dict[str, list] = {"cold": [], "hit": []}
     bare: dict[str, list] = {"cold": [], "hit": []}
     for r in range(rounds):
@@ -415,7 +469,7 @@ def _vs_bare_rounds(servers: dict, size: int, rounds: int, n: int) -> tuple[dict
             texts = hot if scenario == "hit" else pool[next(fresh) :][:n]
             got = {}
             for kind in ("bare", "polytok") if r % 2 else ("polytok", "bare"):
-                got[kind] = _measure(servers[kind][1], texts, n)
+                got[kind] = _measure(servers[kind][1], texts, n, workers)
             b, p = got["bare"], got["polytok"]
             ratios[scenario].append((p[0] / b[0], p[1] / b[1], p[2] / b[2]))
             bare[scenario].append(b)

@@ -3,9 +3,9 @@
 ``TieredCache.get(namespace, text)`` asks L1, then L2, then L3 and promotes a hit into the faster
 tiers; ``put`` writes every tier. The *namespace* names what produced the count (strategy, encoding
 and a tokenizer fingerprint, see `polytok.count.counter`), so a changed tokenizer never serves a
-stale count. L1 is keyed by ``(namespace, text)`` (Python's cached string hash, so a hit costs well
-under 5 us even for 4 KB texts); L2 and L3 by a 128-bit blake2b digest of both. Values are plain
-ints, never pickles. Each tier is optional; a failing L2/L3 counts the error and acts as a miss.
+stale count. L2 and L3 are keyed by a 128-bit blake2b digest of both; L1 by ``(namespace, text)``
+for texts shorter than `DIGEST_KEY_CHARS` and by the same digest from there on, so that it never
+holds long texts alive (see `DIGEST_KEY_CHARS`). Values are plain ints, never pickles. Each tier is optional; a failing L2/L3 counts the error and acts as a miss.
 
 Texts shorter than ``min_cache_chars`` skip the cache and texts shorter than
 ``min_remote_chars`` skip L2/L3: below those lengths encoding costs less than what a lookup risks
@@ -31,6 +31,11 @@ from polytok.count.tier_stats import TierStats
 DEFAULT_MIN_CACHE_CHARS = 32
 DEFAULT_MIN_REMOTE_CHARS = 512
 DEFAULT_MIN_SHARED_CHARS = 8192
+# L1 keeps texts from this length under their 16-byte digest, not as themselves: a 16 KB text
+# held as a key keeps 32-64 KB alive (gigabytes at `memory_max_entries`), and with 2 service
+# workers on 2 cores, cold 16 KB texts held in L1 cost about 1 ms more CPU a request than counting
+# them without a cache (scripts/bench_count.py). The digest costs about 50 us for 16 KB.
+DIGEST_KEY_CHARS = 512
 
 
 @dataclass
@@ -195,23 +200,47 @@ class TieredCache:
         """The cached count of ``text`` under ``namespace``, or ``None``."""
         return self.lookup(namespace, text, always=always)[0]
 
+    def _memory_key(self, namespace: str, text: str, key: bytes | None = None) -> Any:
+        """L1's key: ``(namespace, text)`` below `DIGEST_KEY_CHARS`, the digest from there on."""
+        if len(text) < DIGEST_KEY_CHARS:
+            return (namespace, text)
+        return key if key is not None else digest_key(namespace, text)
+
+    def get_memory(self, namespace: str, text: str) -> tuple[int | None, bytes | None]:
+        """``(count or None, digest or None)`` from L1 only (never waits); pass the digest on
+        to `lookup` (``memory=False``) and `put`."""
+        if self.memory is None or len(text) < self.min_cache_chars:
+            return None, None
+        mkey = self._memory_key(namespace, text)
+        key = mkey if isinstance(mkey, bytes) else None
+        return self.memory.get(mkey), key
+
     def lookup(
-        self, namespace: str, text: str, *, always: bool = False
+        self,
+        namespace: str,
+        text: str,
+        *,
+        always: bool = False,
+        memory: bool = True,
+        key: bytes | None = None,
     ) -> tuple[int | None, bytes | None]:
-        """``(count or None, L2/L3 key or None)``; pass the key back to `put` after a miss so
-        the digest of a long text is computed once. Short texts skip tiers (see `CacheConfig`)
-        unless ``always`` (for counts that are expensive at any length, e.g. online ones)."""
+        """``(count or None, digest or None)``; pass the digest back to `put` after a miss so
+        that a long text is hashed once. Short texts skip tiers (see `CacheConfig`) unless
+        ``always`` (for counts that are expensive at any length, e.g. online ones).
+        ``memory=False`` skips L1, for a caller that asked `get_memory` (and got ``key``)."""
         size = len(text) if not always else 1 << 62
         if size < self.min_cache_chars:
             return None, None
-        if self.memory is not None:
-            value = self.memory.get((namespace, text))
+        if memory and self.memory is not None:
+            mkey = self._memory_key(namespace, text, key)
+            key = mkey if isinstance(mkey, bytes) else key
+            value = self.memory.get(mkey)
             if value is not None:
-                return value, None
+                return value, key
         tiers = self._tiers(size)
         if not tiers:
-            return None, None
-        key = digest_key(namespace, text)
+            return None, key
+        key = key or digest_key(namespace, text)
         for tier in tiers:
             value = tier.get(key)
             if value is not None:
@@ -219,9 +248,31 @@ class TieredCache:
                 return value, key
         return None, key
 
+    async def alookup(
+        self, namespace: str, text: str, *, memory: bool = True, key: bytes | None = None
+    ) -> tuple[int | None, bytes | None]:
+        """`lookup` for an event loop: L1 and L2 (local, microseconds) as in `lookup`, L3
+        awaited on the loop (`RedisTier.aget`) instead of blocking it."""
+        if self.redis is None or len(text) < self.min_shared_chars:
+            return self.lookup(namespace, text, memory=memory, key=key)
+        if memory:
+            n, key = self.get_memory(namespace, text)
+            if n is not None:
+                return n, key
+        key = key or digest_key(namespace, text)
+        if self.disk is not None:
+            n = self.disk.get(key)
+            if n is not None:
+                self._promote(namespace, text, key, n, above=self.disk)
+                return n, key
+        n = await self.redis.aget(key)
+        if n is not None:
+            self._promote(namespace, text, key, n, above=self.redis)
+        return n, key
+
     def _promote(self, namespace: str, text: str, key: bytes, value: int, above: Any) -> None:
         if self.memory is not None:
-            self.memory.put((namespace, text), value)
+            self.memory.put(self._memory_key(namespace, text, key), value)
         if above is self.redis and self.disk is not None:
             self.disk.put(key, value)
 
@@ -233,31 +284,44 @@ class TieredCache:
         key: bytes | None = None,
         *,
         always: bool = False,
+        on_loop: bool = False,
     ) -> None:
-        """Store ``value`` in every tier (``key``: the digest `lookup` returned, if any)."""
+        """Store ``value`` in every tier (``key``: the digest `lookup` returned, if any).
+        ``on_loop``: called on a running event loop, whose task then stores L3's batch
+        (`RedisTier.aput`) instead of the writer thread."""
         size = len(text) if not always else 1 << 62
         if size < self.min_cache_chars:
             return
         if self.memory is not None:
-            self.memory.put((namespace, text), value)
+            mkey = self._memory_key(namespace, text, key)
+            key = mkey if isinstance(mkey, bytes) else key
+            self.memory.put(mkey, value)
         tiers = self._tiers(size)
         if tiers:
             key = key or digest_key(namespace, text)
             for tier in tiers:
-                tier.put(key, value)
+                if on_loop and tier is self.redis:
+                    tier.aput(key, value)
+                else:
+                    tier.put(key, value)
 
     def get_many(self, namespace: str, texts: Sequence[str]) -> list[int | None]:
         """Cached counts of ``texts`` (``None`` where missing); L2/L3 asked in one round trip."""
         out: list[int | None] = [None] * len(texts)
+        keys: dict[int, bytes] = {}  # digests, computed once per text
         todo = [i for i, t in enumerate(texts) if len(t) >= self.min_cache_chars]
         if self.memory is not None:
             for i in todo:
-                out[i] = self.memory.get((namespace, texts[i]))
+                mkey = self._memory_key(namespace, texts[i])
+                if isinstance(mkey, bytes):
+                    keys[i] = mkey
+                out[i] = self.memory.get(mkey)
             todo = [i for i in todo if out[i] is None]
         todo = [i for i in todo if len(texts[i]) >= self.min_remote_chars]
         if not todo or not self._remote:
             return out
-        keys = {i: digest_key(namespace, texts[i]) for i in todo}
+        for i in todo:
+            keys.setdefault(i, digest_key(namespace, texts[i]))
         for tier in self._remote:
             asked = [i for i in todo if tier in self._tiers(len(texts[i]))]
             if not asked:
@@ -274,19 +338,23 @@ class TieredCache:
 
     def put_many(self, namespace: str, texts: Sequence[str], values: Sequence[int]) -> None:
         """Store many counts; L2 in one transaction, L3 in one pipeline."""
+        keyed = [
+            (t, v, self._memory_key(namespace, t))
+            for t, v in zip(texts, values)
+            if len(t) >= self.min_cache_chars
+        ]
         if self.memory is not None:
-            for text, value in zip(texts, values):
-                if len(text) >= self.min_cache_chars:
-                    self.memory.put((namespace, text), value)
-        remote = [(t, v) for t, v in zip(texts, values) if len(t) >= self.min_remote_chars]
-        if self._remote and remote:
-            keys = [digest_key(namespace, t) for t, _ in remote]
-            for tier in self._remote:
-                items = [
-                    (key, v) for key, (t, v) in zip(keys, remote) if tier in self._tiers(len(t))
-                ]
-                if items:
-                    tier.put_many(items)
+            for _, value, mkey in keyed:
+                self.memory.put(mkey, value)
+        remote = [
+            (len(t), mkey if isinstance(mkey, bytes) else digest_key(namespace, t), v)
+            for t, v, mkey in keyed
+            if len(t) >= self.min_remote_chars
+        ]
+        for tier in self._remote if remote else ():
+            items = [(key, v) for size, key, v in remote if tier in self._tiers(size)]
+            if items:
+                tier.put_many(items)
 
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per-tier hits, misses, hit rate, size, errors, writes and mean lookup latency (us)."""
@@ -301,6 +369,12 @@ class TieredCache:
         for tier in (self.memory, self.disk, self.redis):
             if tier is not None:
                 tier.clear()
+
+    async def aclose(self) -> None:
+        """`close`, closing L3's asyncio connections on the running loop first."""
+        if self.redis is not None:
+            await self.redis.aclose()
+        self.close()
 
     def close(self) -> None:
         for tier in (self.memory, self.disk, self.redis):

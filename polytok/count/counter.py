@@ -78,6 +78,7 @@ class TokenCounter:
         self.allow_unknown = allow_unknown
         self.num_threads = num_threads
         self._backends: dict[str, Backend] = {}
+        self._building: dict[str, threading.Lock] = {}  # one lock per backend being built
         self._models: dict[str, tuple[ModelInfo, Backend]] = {}
         self._lock = threading.Lock()
 
@@ -90,17 +91,30 @@ class TokenCounter:
         if found is not None:
             return found
         info = self.resolve(model)
-        key = f"{info.strategy}|{info.encoding}"
-        with self._lock:
-            backend = self._backends.get(key)
-        if backend is None:
-            backend = build_backend(info, self.num_threads)  # slow (loads files): outside the lock
-            with self._lock:
-                backend = self._backends.setdefault(key, backend)
+        backend = self._backend(info)
         if len(self._models) >= _MAX_MEMO:  # arbitrary ids from a service must not grow memory
             self._models.clear()
         self._models[model] = (info, backend)
         return info, backend
+
+    def _backend(self, info: ModelInfo) -> Backend:
+        """The backend of ``info``, built once: concurrent first requests for a model (a
+        service's thread pool) wait for one build (loading a vocabulary takes about 0.5 s of
+        CPU) instead of each running their own; other models' counts never wait for it."""
+        key = f"{info.strategy}|{info.encoding}"
+        with self._lock:
+            backend = self._backends.get(key)
+            building = self._building.setdefault(key, threading.Lock())
+        if backend is not None:
+            return backend
+        with building:
+            with self._lock:
+                backend = self._backends.get(key)
+            if backend is None:
+                backend = build_backend(info, self.num_threads)
+                with self._lock:
+                    self._backends[key] = backend
+        return backend
 
     def count(self, model: str, text: str) -> CountResult:
         """Count the tokens of ``text`` for ``model``.
@@ -119,22 +133,27 @@ class TokenCounter:
                 return result
         cache = self.cache
         if cache is None:
-            n, cached = backend.count_one(text), False
-        else:
-            n, key = cache.lookup(backend.namespace, text)
-            cached = n is not None
-            if n is None:
-                n = backend.count_one(text)
-                cache.put(backend.namespace, text, n, key)
-        return CountResult(
-            n,
-            model,
-            backend.strategy,
-            backend.encoding_name,
-            backend.exact,
-            cached,
-            backend.typical_error,
-        )
+            return _result(model, backend, backend.count_one(text), cached=False)
+        n, key = cache.lookup(backend.namespace, text)
+        return self._finish(model, backend, text, n, key)
+
+    def _finish(
+        self,
+        model: str,
+        backend: Backend,
+        text: str,
+        n: int | None,
+        key: bytes | None,
+        on_loop: bool = False,
+    ) -> CountResult:
+        """The result of a lookup that found ``n``, or else of encoding ``text`` (and caching
+        it: `TieredCache.put` never waits, L2 and L3 writes go behind)."""
+        if n is not None:
+            return _result(model, backend, n, cached=True)
+        n = backend.count_one(text)
+        if self.cache is not None:
+            self.cache.put(backend.namespace, text, n, key, on_loop=on_loop)
+        return _result(model, backend, n, cached=False)
 
     def _count_online(self, info: ModelInfo, text: str) -> CountResult | None:
         provider = info.online
@@ -227,9 +246,30 @@ class TokenCounter:
             backend.typical_error,
         )
 
-    async def acount(self, model: str, text: str) -> CountResult:
-        """`count` in a worker thread."""
-        return await asyncio.to_thread(self.count, model, text)
+    async def acount(self, model: str, text: str, *, inline_max_chars: int = 16_384) -> CountResult:
+        """`count` for an event loop, which it never blocks on the network.
+
+        A lookup in the shared L3 (long texts) is awaited on the loop (`TieredCache.alookup`);
+        an online count and the first build of a model's backend run in a worker thread. L1 and
+        L2 lookups and encoding run on the calling thread for texts up to ``inline_max_chars``
+        characters (about 1 ms for 16k), in a worker thread beyond. Keeping the work on one
+        thread is cheaper: a hop to a worker thread costs about 150 us of CPU, and tiktoken keeps
+        its regex caches per thread, so encoding spread over a pool's threads costs up to 2x
+        (`docs/count.md`, "REST service").
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"text must be a str, got {type(text).__name__}")
+        found = self._models.get(model)
+        if found is None or len(text) > inline_max_chars:
+            return await asyncio.to_thread(self.count, model, text)
+        info, backend = found
+        if self.online is not None and self.online.usable(info.online):
+            return await asyncio.to_thread(self.count, model, text)
+        cache = self.cache
+        if cache is None:
+            return _result(model, backend, backend.count_one(text), cached=False)
+        n, key = await cache.alookup(backend.namespace, text)
+        return self._finish(model, backend, text, n, key, on_loop=True)
 
     async def acount_batch(self, model: str, texts: Sequence[str]) -> list[CountResult]:
         """`count_batch` in a worker thread."""
@@ -252,12 +292,25 @@ class TokenCounter:
             "online": self.online.stats() if self.online is not None else {},
         }
 
+    async def aclose(self) -> None:
+        """`close` from an event loop that used `acount` (closes its L3 connections too)."""
+        if self.cache is not None:
+            await self.cache.aclose()
+        self.close()
+
     def close(self) -> None:
         """Close cache connections and online clients."""
         if self.cache is not None:
             self.cache.close()
         if self.online is not None:
             self.online.close()
+
+
+def _result(model: str, backend: Backend, n: int, cached: bool) -> CountResult:
+    return CountResult(
+        n, model, backend.strategy, backend.encoding_name, backend.exact, cached,
+        backend.typical_error,
+    )  # fmt: skip
 
 
 def _message_texts(index: int, key: str, value: Any) -> list[str]:

@@ -20,7 +20,7 @@ from polytok.count.counter import CountResult, TokenCounter
 from polytok.count.registry import FAMILIES, ModelInfo, UnknownModelError
 
 MAX_BATCH = 4096
-INLINE_MAX_CHARS = 16_384  # longer single texts are counted in the thread pool (~1 ms and up)
+INLINE_MAX_CHARS = 16_384  # longer single texts are encoded in a worker thread (~1 ms and up)
 
 
 class CountRequest(BaseModel):
@@ -57,14 +57,6 @@ def _check_model(request: Request, model: str) -> ModelInfo:
         raise HTTPException(404, {"error": str(err), "families": list(FAMILIES[:-1])}) from err
 
 
-def _may_block(counter: TokenCounter, info: ModelInfo, text: str) -> bool:
-    """Whether counting may wait on the network (online counter, Redis) or run long: such calls
-    go to the thread pool, the rest (microseconds) run on the event loop."""
-    online = counter.online is not None and counter.online.usable(info.online)
-    redis = counter.cache is not None and counter.cache.uses_shared_tier(text)
-    return online or redis or len(text) > INLINE_MAX_CHARS
-
-
 def _count_errors(fn: Any, *args: Any) -> Any:
     try:
         return fn(*args)
@@ -78,12 +70,12 @@ router = APIRouter(tags=["count"])
 @router.post("/count-tokens", response_model=None)
 async def count_tokens(body: CountRequest, request: Request) -> JSONResponse:
     """Count one text."""
-    info = _check_model(request, body.model_id)
+    _check_model(request, body.model_id)
     counter: TokenCounter = request.app.state.counter
-    if _may_block(counter, info, body.text):
-        result = await run_in_threadpool(_count_errors, counter.count, body.model_id, body.text)
-    else:
-        result = _count_errors(counter.count, body.model_id, body.text)
+    try:  # waits on the network (L3, online) in a worker thread, encodes on this one
+        result = await counter.acount(body.model_id, body.text, inline_max_chars=INLINE_MAX_CHARS)
+    except FileNotFoundError as err:  # an HF model mapped to a missing directory
+        raise HTTPException(503, str(err)) from err
     request.app.state.stats.record(
         "count", requests=1, texts=1, tokens=result.count, cached=int(result.cached)
     )

@@ -53,12 +53,16 @@ class WriteBehind:
         self._thread.start()
         atexit.register(_flush_at_exit, ref)
 
-    def put(self, key: bytes, value: Any) -> None:
+    def put(self, key: bytes, value: Any, *, wake: bool = True) -> None:
+        """Buffer one write; ``wake=False`` leaves storing it to the caller (an event loop that
+        stores batches itself and calls `forget`), though `flush` and `close` still store it."""
         with self._lock:
             self._pending[key] = value
             full = self.max_pending is not None and len(self._pending) >= self.max_pending
-        self._wake.set()
+        if wake:
+            self._wake.set()
         if full:
+            self._wake.set()
             self._full.set()
 
     def get(self, key: bytes) -> Any:
@@ -82,10 +86,14 @@ class WriteBehind:
             if not items:
                 return
             self.store(items)
-            with self._lock:
-                for key, value in items:
-                    if self._pending.get(key) == value:  # not overwritten meanwhile
-                        del self._pending[key]
+            self.forget(items)
+
+    def forget(self, items: list[tuple[bytes, Any]]) -> None:
+        """Drop writes that were stored (or given up), unless overwritten meanwhile."""
+        with self._lock:
+            for key, value in items:
+                if self._pending.get(key) == value:
+                    del self._pending[key]
 
     def clear(self) -> None:
         """Drop the buffered writes."""
