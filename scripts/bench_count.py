@@ -548,10 +548,13 @@ def main(argv: list[str] | None = None) -> int:
         "`scripts/bare_count_app.py` (FastAPI + pydantic body + `encode_ordinary`, no cache) and "
         "`polytok serve` run side by side under uvicorn with the same number of workers; one "
         "asyncio load generator (16 keep-alive clients, dialog texts of 1 KB and 16 KB) "
-        "alternates between them. polytok with 2 workers shares a local valkey-server as L3, "
-        "which texts from `min_shared_chars` (8192) on use. Ratios are polytok / "
-        "bare (req/s: higher is better; latencies: lower is better), medians over rounds. The "
-        "load generator and both servers share the machine's 2 cores with other jobs.",
+        "alternates between them; in each round both get the same texts. With 2 workers each "
+        "worker process serves 8 of the 16 connections (`_connections`: both servers' workers "
+        "share one listening socket, and connections opened at once landed 16/0, 15/1 or 7/9 "
+        "by chance). polytok with 2 workers shares a local valkey-server as L3, which texts "
+        "from `min_shared_chars` (8192) on use. Ratios are polytok / bare (req/s: higher is "
+        "better; latencies: lower is better), medians over 15 rounds of 2-7 s. The load "
+        "generator, both servers and valkey-server share the machine's 2 cores.",
         "",
         VS_BARE_HEADER.rstrip("\n"),
         *vs_bare,
@@ -564,8 +567,9 @@ def main(argv: list[str] | None = None) -> int:
         "a miss over counting without a cache. First length where E - H > M: "
         f"L1 {even['l1']} chars (default `min_cache_chars` = {DEFAULT_MIN_CACHE_CHARS}), "
         f"L2 {even['l2']} chars (default `min_remote_chars` = {DEFAULT_MIN_REMOTE_CHARS}), "
-        f"L3 {even['l3']} chars (default `min_shared_chars` = {DEFAULT_MIN_SHARED_CHARS}). The "
-        "service also moves a count that may wait on L3 to its thread pool, which adds to M.",
+        f"L3 {even['l3']} chars (default `min_shared_chars` = {DEFAULT_MIN_SHARED_CHARS}). "
+        "Measured through the blocking `count()`; the service awaits L3 on its event loop "
+        "(`acount`), at about the same cost.",
         "",
         "### Approximation accuracy (held-out dialog test split, per conversation)",
         "",

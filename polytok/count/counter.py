@@ -250,19 +250,17 @@ class TokenCounter:
         """`count` for an event loop, which it never blocks on the network.
 
         A lookup in the shared L3 (long texts) is awaited on the loop (`TieredCache.alookup`);
-        an online count and the first build of a model's backend run in a worker thread. L1 and
-        L2 lookups and encoding run on the calling thread for texts up to ``inline_max_chars``
-        characters (about 1 ms for 16k), in a worker thread beyond. Keeping the work on one
-        thread is cheaper: a hop to a worker thread costs about 150 us of CPU, and tiktoken keeps
-        its regex caches per thread, so encoding spread over a pool's threads costs up to 2x
-        (`docs/count.md`, "REST service").
+        an online count and the first build of a model's backend (`aprepare`) run in a worker
+        thread. L1 and L2 lookups and encoding run on the calling thread for texts up to
+        ``inline_max_chars`` characters (about 1 ms for 16k), in a worker thread beyond. Keeping
+        the work on one thread is cheaper: a hop to a worker thread costs about 150 us of CPU,
+        and tiktoken's regex is fastest on the first thread that used it (see `aprepare`).
         """
         if not isinstance(text, str):
             raise TypeError(f"text must be a str, got {type(text).__name__}")
-        found = self._models.get(model)
-        if found is None or len(text) > inline_max_chars:
+        if len(text) > inline_max_chars:
             return await asyncio.to_thread(self.count, model, text)
-        info, backend = found
+        info, backend = await self.aprepare(model)
         if self.online is not None and self.online.usable(info.online):
             return await asyncio.to_thread(self.count, model, text)
         cache = self.cache
@@ -270,6 +268,20 @@ class TokenCounter:
             return _result(model, backend, backend.count_one(text), cached=False)
         n, key = await cache.alookup(backend.namespace, text)
         return self._finish(model, backend, text, n, key, on_loop=True)
+
+    async def aprepare(self, model: str) -> tuple[ModelInfo, Backend]:
+        """Resolve ``model`` and build its backend for an event loop: the build (loading a
+        vocabulary, about 0.5 s of CPU) runs in a worker thread, then one tiny encode runs on
+        the loop's thread. That makes the loop's thread the owner of the tokenizer's regex
+        cache: tiktoken's regex gives the first thread that searches with it a lock-free cache
+        and every other thread a shared, locked one, which made each encode on the loop 15% (one
+        process) to 50% (two service workers on 2 cores) slower when a worker thread came first.
+        """
+        found = self._models.get(model)
+        if found is None:
+            found = await asyncio.to_thread(self._lookup, model)
+            found[1].count_one("warm up")
+        return found
 
     async def acount_batch(self, model: str, texts: Sequence[str]) -> list[CountResult]:
         """`count_batch` in a worker thread."""

@@ -87,6 +87,10 @@ async def count_tokens_batch(body: BatchRequest, request: Request) -> dict[str, 
     """Count many texts for one model (encoded in parallel, off the event loop)."""
     _check_model(request, body.model_id)
     counter: TokenCounter = request.app.state.counter
+    try:  # the first build of the backend: see TokenCounter.aprepare
+        await counter.aprepare(body.model_id)
+    except FileNotFoundError as err:
+        raise HTTPException(503, str(err)) from err
     results = await run_in_threadpool(_count_errors, counter.count_batch, body.model_id, body.texts)
     total = sum(r.count for r in results)
     request.app.state.stats.record(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 
 import pytest
 from tokenizers import Tokenizer
@@ -125,3 +127,83 @@ def test_models_lists_families(counter: TokenCounter) -> None:
     assert {"openai", "anthropic", "gemini", "vllm", "unknown"} <= families
     assert any(r["model"] == "gpt-4o" and r["encoding"] == "o200k_base" for r in rows)
     assert all(r["exact"] or 0 < r["typical_error"] < 1 for r in rows)
+
+
+def test_concurrent_first_requests_build_a_backend_once(monkeypatch) -> None:
+    """A service's first burst used to build the backend once per request (each a vocabulary
+    load of ~0.5 s CPU); now the others wait for one build."""
+    import polytok.count.counter as counter_module
+
+    builds: list[str] = []
+    real = counter_module.build_backend
+
+    def counted(info, num_threads=None):  # the real build, counted and slowed a little
+        builds.append(info.encoding)
+        time.sleep(0.2)
+        return real(info, num_threads)
+
+    monkeypatch.setattr(counter_module, "build_backend", counted)
+    counter = TokenCounter()
+    start = threading.Barrier(8)
+    counts: list[int] = []
+
+    def first_request() -> None:
+        start.wait()
+        counts.append(counter.count("gpt-4o", HELLO).count)
+
+    threads = [threading.Thread(target=first_request) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert counts == [4] * 8 and builds == ["o200k_base"]
+    counter.count("gpt-4", HELLO)  # another model still builds its own
+    assert builds == ["o200k_base", "cl100k_base"]
+
+
+def test_a_vocabulary_loads_once_under_concurrency(monkeypatch) -> None:
+    from polytok.tokenizers import tiktoken_offline as offline
+
+    monkeypatch.setattr(offline, "_encoding_cache", {})
+    monkeypatch.setattr(offline, "_ranks_cache", {})
+    parsed: list[int] = []
+    real = offline.parse_tiktoken_ranks
+    monkeypatch.setattr(offline, "parse_tiktoken_ranks", lambda b: parsed.append(1) or real(b))
+    start = threading.Barrier(4)
+    got: list[object] = []
+
+    def load() -> None:
+        start.wait()
+        got.append(offline.load_encoding("cl100k_base"))
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert len(got) == 4 and all(e is got[0] for e in got) and parsed == [1]
+
+
+def test_acount_encodes_on_the_calling_thread(monkeypatch) -> None:
+    """Encoding stays on the event loop's thread up to inline_max_chars (tiktoken keeps its
+    regex caches per thread), and moves to a worker thread beyond."""
+    counter = TokenCounter()
+    backend = counter._lookup("gpt-4o")[1]
+    threads: list[int] = []
+    real = backend.count_one
+    monkeypatch.setattr(
+        backend, "count_one", lambda t: threads.append(threading.get_ident()) or real(t)
+    )
+
+    async def run() -> tuple[int, list]:
+        loop_thread = threading.get_ident()
+        short = await counter.acount("gpt-4o", HELLO + " short")
+        long = await counter.acount("gpt-4o", HELLO * 10, inline_max_chars=50)
+        return loop_thread, [short.count, long.count]
+
+    loop_thread, counts = asyncio.run(run())
+    encoding = get_tokenizer("o200k_base").encoding
+    assert counts == [len(encoding.encode_ordinary(t)) for t in (HELLO + " short", HELLO * 10)]
+    assert threads[0] == loop_thread and threads[1] != loop_thread
+    with pytest.raises(TypeError, match="must be a str"):
+        asyncio.run(counter.acount("gpt-4o", b"bytes"))  # type: ignore[arg-type]

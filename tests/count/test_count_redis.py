@@ -144,3 +144,68 @@ def test_writes_go_behind_and_reach_other_processes(redis_server) -> None:
         assert writer.stats.writes == 2
     finally:
         reader.close()
+
+
+def test_acount_uses_the_loops_own_connections(redis_server) -> None:
+    """``acount`` (the service's path) looks up and writes L3 on the event loop: a miss is
+    stored by a task on the loop within ``flush_interval_s``, where other processes read it."""
+    import asyncio
+
+    from polytok.count.cache import digest_key
+    from polytok.count.cache_redis import KEY_PREFIX
+
+    client = redis.Redis.from_url(redis_server.url)
+    counter = TokenCounter(cache=CacheConfig(redis_url=redis_server.url))
+    namespace = counter._lookup("gpt-4o")[1].namespace
+    expected = len(get_tokenizer("o200k_base").encoding.encode_ordinary(LONG))
+
+    async def first_process() -> tuple:
+        miss = await counter.acount("gpt-4o", LONG)
+        buffered = client.get(KEY_PREFIX + digest_key(namespace, LONG))  # not stored yet
+        await asyncio.sleep(0.3)
+        stored = client.get(KEY_PREFIX + digest_key(namespace, LONG))
+        hit = await counter.acount("gpt-4o", LONG)  # from L1
+        await counter.aclose()
+        return miss, buffered, stored, hit
+
+    miss, buffered, stored, hit = asyncio.run(first_process())
+    assert (miss.count, miss.cached, hit.cached) == (expected, False, True)
+    assert buffered is None and int(stored) == expected
+    assert counter.cache.stats()["redis"]["writes"] == 1
+
+    async def second_process() -> tuple:
+        other = TokenCounter(cache=CacheConfig(redis_url=redis_server.url))
+        found = await other.acount("gpt-4o", LONG)
+        stats = other.cache.stats()["redis"]
+        await other.aclose()
+        return found, stats
+
+    found, stats = asyncio.run(second_process())  # a new event loop: new connections
+    assert found.cached and found.count == expected and stats["hits"] == 1
+
+
+def test_acount_through_an_outage_and_back(redis_server) -> None:
+    """Redis dies under ``acount``: counts stay exact, the broken connection is dropped, and
+    after the backoff a fresh connection reconnects and stores again."""
+    import asyncio
+
+    counter = TokenCounter(cache=CacheConfig(redis_url=redis_server.url, redis_backoff_s=0.1))
+    tier = counter.cache.redis
+    encoding = get_tokenizer("o200k_base").encoding
+    texts = [f"{i} {LONG}" for i in range(3)]
+
+    async def run() -> list[int]:
+        counts = [(await counter.acount("gpt-4o", texts[0])).count]
+        redis_server.kill()
+        counts.append((await counter.acount("gpt-4o", texts[1])).count)
+        assert tier.down and tier.stats.errors >= 1
+        redis_server.start()
+        await asyncio.sleep(0.3)  # past the backoff
+        counts.append((await counter.acount("gpt-4o", texts[2])).count)
+        await counter.aclose()  # stores what is buffered
+        return counts
+
+    assert asyncio.run(run()) == [len(encoding.encode_ordinary(t)) for t in texts]
+    assert not tier.down and tier.reconnects == 1
+    other = TokenCounter(cache=CacheConfig(redis_url=redis_server.url))
+    assert other.count("gpt-4o", texts[2]).cached  # stored after the reconnect

@@ -223,6 +223,7 @@ def test_two_workers_share_the_l3_cache(tmp_path) -> None:
             first = c.post("/count-tokens", json=body).json()
             writer = c.get("/cache/stats").json()["worker"]
         assert first["cached"] is False
+        time.sleep(0.2)  # the write reaches L3 within flush_interval_s (10 ms)
         for _ in range(200):  # new connections until the other worker answers
             with httpx.Client(base_url=url, timeout=30) as c:
                 r = c.post("/count-tokens", json=body).json()
