@@ -9,9 +9,13 @@ backoff. Counting never waits longer than one socket timeout on Redis.
 Writes go behind: `RedisTier.put` buffers the count (visible to this tier's reads at once) and
 wakes a background thread, which waits ``flush_interval_s`` (10 ms) for more and then stores the
 batch in one pipeline. A cold count so costs one round trip (the lookup), not two; other
-processes see it about 10 ms later. Lookups and writes use connections of the tier's own
-(`RedisTier._on_connection`), which skip redis-py's per-command pool bookkeeping. `flush`, `size`, `close` and interpreter exit store
-what is buffered.
+processes see it about 10 ms later. `flush`, `size`, `close` and interpreter exit store what is
+buffered. Lookups and writes use connections the tier keeps itself (`RedisTier._on_connection`),
+which skip redis-py's per-command pool bookkeeping.
+
+On an event loop (`polytok.count.TokenCounter.acount`, the service) `aget` and `aput` do the same
+with ``redis.asyncio`` connections of that loop: the lookup is awaited and a task on the loop
+stores the batch, so no thread is woken; `aclose` closes them on their loop.
 """
 
 from __future__ import annotations

@@ -72,7 +72,7 @@ async def count_tokens(body: CountRequest, request: Request) -> JSONResponse:
     """Count one text."""
     _check_model(request, body.model_id)
     counter: TokenCounter = request.app.state.counter
-    try:  # waits on the network (L3, online) in a worker thread, encodes on this one
+    try:  # encodes on this thread; awaits L3 on the loop; online counts in a worker thread
         result = await counter.acount(body.model_id, body.text, inline_max_chars=INLINE_MAX_CHARS)
     except FileNotFoundError as err:  # an HF model mapped to a missing directory
         raise HTTPException(503, str(err)) from err

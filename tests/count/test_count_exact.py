@@ -207,3 +207,29 @@ def test_acount_encodes_on_the_calling_thread(monkeypatch) -> None:
     assert threads[0] == loop_thread and threads[1] != loop_thread
     with pytest.raises(TypeError, match="must be a str"):
         asyncio.run(counter.acount("gpt-4o", b"bytes"))  # type: ignore[arg-type]
+
+
+def test_aprepare_builds_off_the_loop_and_encodes_first_on_it(monkeypatch) -> None:
+    """The first build runs in a worker thread (the loop stays free for 0.5 s), the first
+    encode on the loop's thread, which so owns tiktoken's fast regex cache."""
+    import polytok.count.counter as counter_module
+
+    calls: list[tuple[str, int]] = []
+    real = counter_module.build_backend
+
+    def recorded(info, num_threads=None):
+        calls.append(("build", threading.get_ident()))
+        backend = real(info, num_threads)
+        encode = backend.count_one
+        backend.count_one = lambda t: calls.append(("encode", threading.get_ident())) or encode(t)
+        return backend
+
+    monkeypatch.setattr(counter_module, "build_backend", recorded)
+    counter = TokenCounter()
+
+    async def run() -> tuple[int, int]:
+        return threading.get_ident(), (await counter.acount("gpt-4o", HELLO)).count
+
+    loop_thread, count = asyncio.run(run())
+    assert count == 4 and calls[0][0] == "build" and calls[0][1] != loop_thread
+    assert calls[1:] == [("encode", loop_thread)] * 2  # the warm-up, then the count
