@@ -180,8 +180,9 @@ def bench_hits(quick: bool, redis_url: str | None) -> tuple[list[str], bool]:
             counter = TokenCounter(cache=config)
             counter.count(MODEL, text)
             assert counter.count(MODEL, text).cached
-            if counter.cache.disk is not None:
-                counter.cache.disk.flush()  # hits come from the SQLite file, not the write buffer
+            for written in (counter.cache.disk, counter.cache.redis):
+                if written is not None:  # hits come from SQLite / Redis, not the write buffer
+                    written.flush()
             n = calls if name.startswith("L1") else calls // 10
             call = functools.partial(counter.count, MODEL, text)
             us = per_call_us(call, n, repeats)

@@ -31,11 +31,13 @@ from polytok.count.tier_stats import TierStats
 DEFAULT_MIN_CACHE_CHARS = 32
 DEFAULT_MIN_REMOTE_CHARS = 512
 DEFAULT_MIN_SHARED_CHARS = 8192
-# L1 keeps texts from this length under their 16-byte digest, not as themselves: a 16 KB text
-# held as a key keeps 32-64 KB alive (gigabytes at `memory_max_entries`), and with 2 service
-# workers on 2 cores, cold 16 KB texts held in L1 cost about 1 ms more CPU a request than counting
-# them without a cache (scripts/bench_count.py). The digest costs about 50 us for 16 KB.
-DIGEST_KEY_CHARS = 512
+# L1 keeps texts from this length under their 16-byte digest, not as themselves. Shorter texts are
+# their own key: Python's string hash (about 1 us per KB, cached on the object; a 4 KB hit costs
+# about 2 us) is cheaper than the digest (blake2b of the UTF-8, about 4 us per KB), and the texts
+# held count against `CacheConfig.memory_max_chars`. Longer ones, which use L3 and so need the
+# digest anyway, are not held: with 2 service workers on 2 cores, cold 16 KB texts held as keys
+# cost 7% of the throughput (0.87x against 0.94x the bare endpoint, scripts/bench_count.py).
+DIGEST_KEY_CHARS = 8192
 
 
 @dataclass
@@ -45,6 +47,8 @@ class CacheConfig:
     Attributes:
         memory: enable L1 (in-process LRU).
         memory_max_entries: L1 capacity; least recently used entries are evicted beyond it.
+        memory_max_chars: characters of the texts L1 holds as keys (those shorter than
+            `DIGEST_KEY_CHARS`); least recently used entries are evicted beyond it.
         memory_ttl_s: L1 time to live in seconds (``None``: entries never expire).
         disk_path: SQLite file for L2 (``None``: no L2).
         disk_ttl_s: L2 time to live (``None``: never expires).
@@ -59,6 +63,7 @@ class CacheConfig:
 
     memory: bool = True
     memory_max_entries: int = 100_000
+    memory_max_chars: int = 64 * 2**20
     memory_ttl_s: float | None = 3600.0
     disk_path: str | None = None
     disk_ttl_s: float | None = None
@@ -71,11 +76,12 @@ class CacheConfig:
     min_shared_chars: int = DEFAULT_MIN_SHARED_CHARS
 
     def __post_init__(self) -> None:
-        if self.memory_max_entries < 1:
-            raise ValueError(
-                f"memory_max_entries must be >= 1, got {self.memory_max_entries}; "
-                "use memory=False to switch L1 off"
-            )
+        for name in ("memory_max_entries", "memory_max_chars"):
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"{name} must be >= 1, got {getattr(self, name)}; "
+                    "use memory=False to switch L1 off"
+                )
         for name in ("memory_ttl_s", "disk_ttl_s", "redis_ttl_s"):
             value = getattr(self, name)
             if value is not None and value <= 0:
@@ -94,18 +100,24 @@ class CacheConfig:
 
 
 class MemoryTier:
-    """L1: a thread-safe LRU dict with optional TTL.
+    """L1: a thread-safe LRU dict with optional TTL, bounded in entries and in the characters of
+    the strings in its tuple keys (``(namespace, text)``; other keys weigh nothing).
 
     Args:
-        max_entries: capacity.
+        max_entries: capacity in entries.
         ttl_s: seconds an entry stays valid (``None``: forever).
+        max_chars: capacity in characters of held texts (``None``: no limit).
     """
 
     name = "memory"
 
-    def __init__(self, max_entries: int = 100_000, ttl_s: float | None = None) -> None:
+    def __init__(
+        self, max_entries: int = 100_000, ttl_s: float | None = None, max_chars: int | None = None
+    ) -> None:
         self.max_entries = max_entries
         self.ttl_s = ttl_s
+        self.max_chars = max_chars
+        self.chars = 0  # characters of the texts held in keys
         self._data: OrderedDict[Any, tuple[int, float]] = OrderedDict()
         self._lock = threading.Lock()
         self.stats = TierStats()
@@ -116,6 +128,7 @@ class MemoryTier:
             item = self._data.get(key)
             if item is not None and item[1] < start:
                 del self._data[key]
+                self.chars -= _held_chars(key)
                 item = None
             if item is None:
                 self.stats.misses += 1
@@ -128,11 +141,15 @@ class MemoryTier:
     def put(self, key: Any, value: int) -> None:
         expires = time.perf_counter() + self.ttl_s if self.ttl_s is not None else float("inf")
         with self._lock:
+            if key not in self._data:
+                self.chars += _held_chars(key)
             self._data[key] = (value, expires)
             self._data.move_to_end(key)
             self.stats.writes += 1
-            while len(self._data) > self.max_entries:
-                self._data.popitem(last=False)
+            while len(self._data) > self.max_entries or (
+                self.max_chars is not None and self.chars > self.max_chars and self._data
+            ):
+                self.chars -= _held_chars(self._data.popitem(last=False)[0])
 
     def size(self) -> int:
         return len(self._data)
@@ -140,9 +157,15 @@ class MemoryTier:
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
+            self.chars = 0
 
     def close(self) -> None:
         self.clear()
+
+
+def _held_chars(key: Any) -> int:
+    """Characters of the strings in a tuple key (an L1 ``(namespace, text)``)."""
+    return sum(len(part) for part in key if isinstance(part, str)) if isinstance(key, tuple) else 0
 
 
 def digest_key(namespace: str, text: str) -> bytes:
@@ -163,7 +186,11 @@ class TieredCache:
     def __init__(self, config: CacheConfig | None = None) -> None:
         self.config = config or CacheConfig()
         c = self.config
-        self.memory = MemoryTier(c.memory_max_entries, c.memory_ttl_s) if c.memory else None
+        self.memory = (
+            MemoryTier(c.memory_max_entries, c.memory_ttl_s, c.memory_max_chars)
+            if c.memory
+            else None
+        )
         self.disk = None
         self.redis = None
         if c.disk_path is not None:

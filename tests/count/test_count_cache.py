@@ -197,3 +197,25 @@ def test_l1_keys_long_texts_by_digest_and_never_holds_them() -> None:
     cache.put_many("ns", [short + "!", long + "!"], [3, 4])
     assert cache.get_many("ns", [short + "!", long + "!", long]) == [3, 4, 2]
     assert all(isinstance(k, bytes) or len(k[1]) < DIGEST_KEY_CHARS for k in cache.memory._data)
+
+
+def test_l1_holds_at_most_max_chars_of_text() -> None:
+    """Texts held in L1 keys are bounded in characters too: least recently used go first."""
+    tier = MemoryTier(max_entries=100, max_chars=250)
+    for i in range(3):
+        tier.put(("n", str(i) * 99), i)  # 100 characters each, namespace included
+    assert tier.size() == 2 and tier.chars == 200  # the first (oldest) was evicted
+    assert tier.get(("n", "0" * 99)) is None and tier.get(("n", "2" * 99)) == 2
+    tier.put(b"a digest key weighs nothing", 9)
+    assert tier.size() == 3 and tier.chars == 200
+    tier.put(("n", "1" * 99), 11)  # an update does not count twice
+    assert tier.chars == 200 and tier.get(("n", "1" * 99)) == 11
+    tier.clear()
+    assert tier.chars == 0
+    cache = TieredCache(CacheConfig(memory_max_chars=1000))
+    for i in range(30):
+        cache.put("n", f"{i:03d}" + "x" * 96, i)
+    assert cache.memory.size() == 10 and cache.memory.chars == 1000
+    assert cache.get("n", "029" + "x" * 96) == 29 and cache.get("n", "019" + "x" * 96) is None
+    with pytest.raises(ValueError, match="memory_max_chars"):
+        CacheConfig(memory_max_chars=0)
