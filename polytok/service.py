@@ -48,7 +48,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from polytok import __version__
 from polytok.compress.routes import router as compress_router
-from polytok.count.cache import CacheConfig
+from polytok.count.cache import SERVICE_DIGEST_CHARS, CacheConfig
 from polytok.count.counter import TokenCounter
 from polytok.count.online import OnlineConfig
 from polytok.count.routes import router as count_router
@@ -126,7 +126,11 @@ class ServiceSettings:
 
     def build_counter(self) -> TokenCounter:
         """A `TokenCounter` with these cache and online settings."""
-        cache = CacheConfig(disk_path=self.cache_db, redis_url=self.redis_url)
+        cache = CacheConfig(
+            disk_path=self.cache_db,
+            redis_url=self.redis_url,
+            memory_digest_chars=SERVICE_DIGEST_CHARS,  # requests bring new strings: see there
+        )
         return TokenCounter(cache=cache, online=OnlineConfig.from_env() if self.online else None)
 
 

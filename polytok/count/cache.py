@@ -4,8 +4,9 @@
 tiers; ``put`` writes every tier. The *namespace* names what produced the count (strategy, encoding
 and a tokenizer fingerprint, see `polytok.count.counter`), so a changed tokenizer never serves a
 stale count. L2 and L3 are keyed by a 128-bit blake2b digest of both; L1 by ``(namespace, text)``
-for texts shorter than `DIGEST_KEY_CHARS` and by the same digest from there on, so that it never
-holds long texts alive (see `DIGEST_KEY_CHARS`). Values are plain ints, never pickles. Each tier is optional; a failing L2/L3 counts the error and acts as a miss.
+for texts shorter than ``CacheConfig.memory_digest_chars`` and by the same digest from there on,
+so that it never holds long texts alive (see `DIGEST_KEY_CHARS`). Values are plain ints, never
+pickles. Each tier is optional; a failing L2/L3 counts the error and acts as a miss.
 
 Texts shorter than ``min_cache_chars`` skip the cache and texts shorter than
 ``min_remote_chars`` skip L2/L3: below those lengths encoding costs less than what a lookup risks
@@ -31,13 +32,18 @@ from polytok.count.tier_stats import TierStats
 DEFAULT_MIN_CACHE_CHARS = 32
 DEFAULT_MIN_REMOTE_CHARS = 512
 DEFAULT_MIN_SHARED_CHARS = 8192
-# L1 keeps texts from this length under their 16-byte digest, not as themselves. Shorter texts are
-# their own key: Python's string hash (about 1 us per KB, cached on the object; a 4 KB hit costs
-# about 2 us) is cheaper than the digest (blake2b of the UTF-8, about 4 us per KB), and the texts
-# held count against `CacheConfig.memory_max_chars`. Longer ones, which use L3 and so need the
-# digest anyway, are not held: with 2 service workers on 2 cores, cold 16 KB texts held as keys
-# cost 7% of the throughput (0.87x against 0.94x the bare endpoint, scripts/bench_count.py).
+# The default `CacheConfig.memory_digest_chars`: L1 keeps texts from this length under their
+# 16-byte digest, not as themselves. Shorter texts are their own key: Python's string hash (about
+# 1 us per KB, cached on the object: hitting a 4 KB text again costs about 2 us) is cheaper than
+# the digest (blake2b of the UTF-8, about 4 us per KB), and the texts held count against
+# `CacheConfig.memory_max_chars`. Longer ones, which use L3 and so need the digest anyway, are
+# not held. The service lowers it to `SERVICE_DIGEST_CHARS` (see there).
 DIGEST_KEY_CHARS = 8192
+# Every request brings the service a new string (its hash is computed anyway) and a stream of
+# texts it has not seen: held as L1 keys, they cost it 7-10% of its throughput on cold texts
+# (scripts/bench_count.py: 0.87x against 0.94x the bare endpoint with 16 KB texts over the same
+# 12 rounds; 0.79-0.82x against 0.90-0.93x with 1 KB texts).
+SERVICE_DIGEST_CHARS = 512
 
 
 @dataclass
@@ -48,7 +54,9 @@ class CacheConfig:
         memory: enable L1 (in-process LRU).
         memory_max_entries: L1 capacity; least recently used entries are evicted beyond it.
         memory_max_chars: characters of the texts L1 holds as keys (those shorter than
-            `DIGEST_KEY_CHARS`); least recently used entries are evicted beyond it.
+            ``memory_digest_chars``); least recently used entries are evicted beyond it.
+        memory_digest_chars: L1 keys texts from this length by their 16-byte digest instead of
+            holding them (see `DIGEST_KEY_CHARS`).
         memory_ttl_s: L1 time to live in seconds (``None``: entries never expire).
         disk_path: SQLite file for L2 (``None``: no L2).
         disk_ttl_s: L2 time to live (``None``: never expires).
@@ -64,6 +72,7 @@ class CacheConfig:
     memory: bool = True
     memory_max_entries: int = 100_000
     memory_max_chars: int = 64 * 2**20
+    memory_digest_chars: int = DIGEST_KEY_CHARS
     memory_ttl_s: float | None = 3600.0
     disk_path: str | None = None
     disk_ttl_s: float | None = None
@@ -90,6 +99,11 @@ class CacheConfig:
             raise ValueError(
                 f"redis_timeout_s and redis_backoff_s must be > 0, got {self.redis_timeout_s} and "
                 f"{self.redis_backoff_s}"
+            )
+        if self.memory_digest_chars < 0:
+            raise ValueError(
+                f"memory_digest_chars must be >= 0, got {self.memory_digest_chars} "
+                "(0: every text is keyed by its digest)"
             )
         limits = (self.min_cache_chars, self.min_remote_chars, self.min_shared_chars)
         if min(limits) < 0:
@@ -206,6 +220,7 @@ class TieredCache:
                 timeout_s=c.redis_timeout_s,
                 backoff_s=c.redis_backoff_s,
             )
+        self.digest_chars = c.memory_digest_chars
         self.min_cache_chars = c.min_cache_chars
         self.min_remote_chars = max(c.min_cache_chars, c.min_remote_chars)
         self.min_shared_chars = max(self.min_remote_chars, c.min_shared_chars)
@@ -228,8 +243,8 @@ class TieredCache:
         return self.lookup(namespace, text, always=always)[0]
 
     def _memory_key(self, namespace: str, text: str, key: bytes | None = None) -> Any:
-        """L1's key: ``(namespace, text)`` below `DIGEST_KEY_CHARS`, the digest from there on."""
-        if len(text) < DIGEST_KEY_CHARS:
+        """L1's key: ``(namespace, text)`` below ``memory_digest_chars``, the digest from there."""
+        if len(text) < self.digest_chars:
             return (namespace, text)
         return key if key is not None else digest_key(namespace, text)
 

@@ -180,23 +180,31 @@ def test_sqlite_write_behind_visible_then_committed(tmp_path) -> None:
 
 
 def test_l1_keys_long_texts_by_digest_and_never_holds_them() -> None:
-    """From DIGEST_KEY_CHARS on, L1 holds a 16-byte digest, not the text (a 16 KB text kept as
+    """From memory_digest_chars on, L1 holds a 16-byte digest, not the text (a 16 KB text kept as
     a key holds 32-64 KB); lookups through every entry point agree on the key either side."""
-    from polytok.count.cache import DIGEST_KEY_CHARS
+    from polytok.count.cache import DIGEST_KEY_CHARS, SERVICE_DIGEST_CHARS
 
-    cache = TieredCache(CacheConfig())
-    short, long = "s" * (DIGEST_KEY_CHARS - 1), "l" * DIGEST_KEY_CHARS
-    cache.put("ns", short, 1)
-    cache.put("ns", long, 2)
-    keys = list(cache.memory._data)
-    assert keys[0] == ("ns", short) and keys[1] == digest_key("ns", long)
-    assert cache.get("ns", short) == 1 and cache.get("ns", long) == 2
-    assert cache.get_memory("ns", long) == (2, digest_key("ns", long))
-    assert cache.get_memory("ns", short) == (1, None)
-    assert cache.get("other-ns", long) is None  # the namespace is part of the digest
-    cache.put_many("ns", [short + "!", long + "!"], [3, 4])
-    assert cache.get_many("ns", [short + "!", long + "!", long]) == [3, 4, 2]
-    assert all(isinstance(k, bytes) or len(k[1]) < DIGEST_KEY_CHARS for k in cache.memory._data)
+    assert CacheConfig().memory_digest_chars == DIGEST_KEY_CHARS > SERVICE_DIGEST_CHARS
+    for limit in (DIGEST_KEY_CHARS, SERVICE_DIGEST_CHARS, 0):
+        cache = TieredCache(CacheConfig(memory_digest_chars=limit, min_cache_chars=0))
+        short, long = "s" * max(0, limit - 1), "l" * max(1, limit)
+        cache.put("ns", short, 1)
+        cache.put("ns", long, 2)
+        keys = list(cache.memory._data)
+        assert keys[1] == digest_key("ns", long)
+        assert keys[0] == (("ns", short) if limit else digest_key("ns", short))
+        assert cache.get("ns", short) == 1 and cache.get("ns", long) == 2
+        assert cache.get_memory("ns", long) == (2, digest_key("ns", long))
+        assert cache.get("other-ns", long) is None  # the namespace is part of the digest
+        cache.put_many("ns", [short + "!", long + "!"], [3, 4])
+        assert cache.get_many("ns", [short + "!", long + "!", long]) == [3, 4, 2]
+        assert cache.memory.chars == (len(short) + 2 if limit else 0)  # short + "!" is long
+    with pytest.raises(ValueError, match="memory_digest_chars"):
+        CacheConfig(memory_digest_chars=-1)
+    from polytok.service import ServiceSettings
+
+    service = ServiceSettings(api_key=None).build_counter()
+    assert service.cache.digest_chars == SERVICE_DIGEST_CHARS  # new strings every request
 
 
 def test_l1_holds_at_most_max_chars_of_text() -> None:
