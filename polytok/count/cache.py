@@ -242,44 +242,35 @@ class TieredCache:
         """The cached count of ``text`` under ``namespace``, or ``None``."""
         return self.lookup(namespace, text, always=always)[0]
 
-    def _memory_key(self, namespace: str, text: str, key: bytes | None = None) -> Any:
-        """L1's key: ``(namespace, text)`` below ``memory_digest_chars``, the digest from there."""
+    def _memory_key(
+        self, namespace: str, text: str, key: bytes | None = None
+    ) -> tuple[Any, bytes | None]:
+        """``(L1's key, digest or None)``: L1 keys ``(namespace, text)`` below
+        ``memory_digest_chars`` and the digest (computed once, or the ``key`` given) from there."""
         if len(text) < self.digest_chars:
-            return (namespace, text)
-        return key if key is not None else digest_key(namespace, text)
-
-    def get_memory(self, namespace: str, text: str) -> tuple[int | None, bytes | None]:
-        """``(count or None, digest or None)`` from L1 only (never waits); pass the digest on
-        to `lookup` (``memory=False``) and `put`."""
-        if self.memory is None or len(text) < self.min_cache_chars:
-            return None, None
-        mkey = self._memory_key(namespace, text)
-        key = mkey if isinstance(mkey, bytes) else None
-        return self.memory.get(mkey), key
+            return (namespace, text), key
+        key = key or digest_key(namespace, text)
+        return key, key
 
     def lookup(
-        self,
-        namespace: str,
-        text: str,
-        *,
-        always: bool = False,
-        memory: bool = True,
-        key: bytes | None = None,
+        self, namespace: str, text: str, *, always: bool = False, shared: bool = True
     ) -> tuple[int | None, bytes | None]:
         """``(count or None, digest or None)``; pass the digest back to `put` after a miss so
         that a long text is hashed once. Short texts skip tiers (see `CacheConfig`) unless
         ``always`` (for counts that are expensive at any length, e.g. online ones).
-        ``memory=False`` skips L1, for a caller that asked `get_memory` (and got ``key``)."""
+        ``shared=False`` leaves L3 out (`alookup` awaits it instead)."""
         size = len(text) if not always else 1 << 62
         if size < self.min_cache_chars:
             return None, None
-        if memory and self.memory is not None:
-            mkey = self._memory_key(namespace, text, key)
-            key = mkey if isinstance(mkey, bytes) else key
+        key = None
+        if self.memory is not None:
+            mkey, key = self._memory_key(namespace, text)
             value = self.memory.get(mkey)
             if value is not None:
                 return value, key
         tiers = self._tiers(size)
+        if not shared:
+            tiers = [tier for tier in tiers if tier is not self.redis]
         if not tiers:
             return None, key
         key = key or digest_key(namespace, text)
@@ -290,23 +281,13 @@ class TieredCache:
                 return value, key
         return None, key
 
-    async def alookup(
-        self, namespace: str, text: str, *, memory: bool = True, key: bytes | None = None
-    ) -> tuple[int | None, bytes | None]:
+    async def alookup(self, namespace: str, text: str) -> tuple[int | None, bytes | None]:
         """`lookup` for an event loop: L1 and L2 (local, microseconds) as in `lookup`, L3
         awaited on the loop (`RedisTier.aget`) instead of blocking it."""
-        if self.redis is None or len(text) < self.min_shared_chars:
-            return self.lookup(namespace, text, memory=memory, key=key)
-        if memory:
-            n, key = self.get_memory(namespace, text)
-            if n is not None:
-                return n, key
+        n, key = self.lookup(namespace, text, shared=False)
+        if n is not None or not self.uses_shared_tier(text):
+            return n, key
         key = key or digest_key(namespace, text)
-        if self.disk is not None:
-            n = self.disk.get(key)
-            if n is not None:
-                self._promote(namespace, text, key, n, above=self.disk)
-                return n, key
         n = await self.redis.aget(key)
         if n is not None:
             self._promote(namespace, text, key, n, above=self.redis)
@@ -314,7 +295,7 @@ class TieredCache:
 
     def _promote(self, namespace: str, text: str, key: bytes, value: int, above: Any) -> None:
         if self.memory is not None:
-            self.memory.put(self._memory_key(namespace, text, key), value)
+            self.memory.put(self._memory_key(namespace, text, key)[0], value)
         if above is self.redis and self.disk is not None:
             self.disk.put(key, value)
 
@@ -326,26 +307,19 @@ class TieredCache:
         key: bytes | None = None,
         *,
         always: bool = False,
-        on_loop: bool = False,
     ) -> None:
-        """Store ``value`` in every tier (``key``: the digest `lookup` returned, if any).
-        ``on_loop``: called on a running event loop, whose task then stores L3's batch
-        (`RedisTier.aput`) instead of the writer thread."""
+        """Store ``value`` in every tier (``key``: the digest `lookup` returned, if any)."""
         size = len(text) if not always else 1 << 62
         if size < self.min_cache_chars:
             return
         if self.memory is not None:
-            mkey = self._memory_key(namespace, text, key)
-            key = mkey if isinstance(mkey, bytes) else key
+            mkey, key = self._memory_key(namespace, text, key)
             self.memory.put(mkey, value)
         tiers = self._tiers(size)
         if tiers:
             key = key or digest_key(namespace, text)
             for tier in tiers:
-                if on_loop and tier is self.redis:
-                    tier.aput(key, value)
-                else:
-                    tier.put(key, value)
+                tier.put(key, value)
 
     def get_many(self, namespace: str, texts: Sequence[str]) -> list[int | None]:
         """Cached counts of ``texts`` (``None`` where missing); L2/L3 asked in one round trip."""
@@ -354,9 +328,9 @@ class TieredCache:
         todo = [i for i, t in enumerate(texts) if len(t) >= self.min_cache_chars]
         if self.memory is not None:
             for i in todo:
-                mkey = self._memory_key(namespace, texts[i])
-                if isinstance(mkey, bytes):
-                    keys[i] = mkey
+                mkey, key = self._memory_key(namespace, texts[i])
+                if key is not None:
+                    keys[i] = key
                 out[i] = self.memory.get(mkey)
             todo = [i for i in todo if out[i] is None]
         todo = [i for i in todo if len(texts[i]) >= self.min_remote_chars]
@@ -380,17 +354,19 @@ class TieredCache:
 
     def put_many(self, namespace: str, texts: Sequence[str], values: Sequence[int]) -> None:
         """Store many counts; L2 in one transaction, L3 in one pipeline."""
+        if self.memory is None and not self._remote:
+            return
         keyed = [
-            (t, v, self._memory_key(namespace, t))
+            (t, v, *self._memory_key(namespace, t))
             for t, v in zip(texts, values)
             if len(t) >= self.min_cache_chars
         ]
         if self.memory is not None:
-            for _, value, mkey in keyed:
+            for _, value, mkey, _ in keyed:
                 self.memory.put(mkey, value)
         remote = [
-            (len(t), mkey if isinstance(mkey, bytes) else digest_key(namespace, t), v)
-            for t, v, mkey in keyed
+            (len(t), key or digest_key(namespace, t), v)
+            for t, v, _, key in keyed
             if len(t) >= self.min_remote_chars
         ]
         for tier in self._remote if remote else ():

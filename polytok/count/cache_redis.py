@@ -13,9 +13,9 @@ processes see it about 10 ms later. `flush`, `size`, `close` and interpreter exi
 buffered. Lookups and writes use connections the tier keeps itself (`RedisTier._on_connection`),
 which skip redis-py's per-command pool bookkeeping.
 
-On an event loop (`polytok.count.TokenCounter.acount`, the service) `aget` and `aput` do the same
-with ``redis.asyncio`` connections of that loop: the lookup is awaited and a task on the loop
-stores the batch, so no thread is woken; `aclose` closes them on their loop.
+On an event loop (`polytok.count.TokenCounter.acount`, the service) `aget` looks up on
+``redis.asyncio`` connections of that loop and `put` leaves the batch to a task on the loop, so
+no thread is woken; `aclose` closes those connections on their loop.
 """
 
 from __future__ import annotations
@@ -153,17 +153,21 @@ class RedisTier:
 
     def get(self, key: bytes) -> int | None:
         start = time.perf_counter()
-        pending = self._buffer.get(key)
-        if pending is not None:  # written behind, not yet stored
+        found = self._buffer.get(key)  # written behind, not yet stored
+        if found is None:
+            found = self._counted(self._call(lambda: self._get(KEY_PREFIX + key)), start)
+        else:
             self.stats.hits += 1
-            return pending
-        raw = self._call(lambda: self._get(KEY_PREFIX + key))
+        return found
+
+    def _counted(self, raw: bytes | None, start: float) -> int | None:
+        """The count in a GET reply, recorded in the stats as a hit or a miss."""
         self.stats.get_seconds += time.perf_counter() - start
         value = _as_count(raw)
         if value is None:
             self.stats.misses += 1
-            return None
-        self.stats.hits += 1
+        else:
+            self.stats.hits += 1
         return value
 
     def _on_connection(self, fn: Callable[[Any], T]) -> T:
@@ -200,18 +204,12 @@ class RedisTier:
         use asyncio connections of the running loop (redis-py's ``redis.asyncio``).
         """
         start = time.perf_counter()
-        pending = self._buffer.get(key)
-        if pending is not None:
+        found = self._buffer.get(key)
+        if found is None:
+            found = self._counted(await self._acall(lambda: self._aget(KEY_PREFIX + key)), start)
+        else:
             self.stats.hits += 1
-            return pending
-        raw = await self._acall(lambda: self._aget(KEY_PREFIX + key))
-        self.stats.get_seconds += time.perf_counter() - start
-        value = _as_count(raw)
-        if value is None:
-            self.stats.misses += 1
-            return None
-        self.stats.hits += 1
-        return value
+        return found
 
     async def _aget(self, key: bytes) -> bytes | None:
         async def run(conn: Any) -> bytes | None:
@@ -252,16 +250,16 @@ class RedisTier:
         return out
 
     def put(self, key: bytes, value: int) -> None:
-        """Buffer one count; the background writer stores it within milliseconds."""
-        self._buffer.put(key, int(value))
-
-    def aput(self, key: bytes, value: int) -> None:
-        """`put` from an event loop: buffered alike, but a task on the loop stores the batch
-        ``flush_interval_s`` later (one pipeline, no writer thread to wake: waking it for every
-        write cost about 5% of the service's throughput on 2 cores)."""
-        self._buffer.put(key, int(value), wake=False)
-        loop = asyncio.get_running_loop()
-        if self._aflush_due is None or self._aflush_loop is not loop:
+        """Buffer one count; it is stored ``flush_interval_s`` later in one pipeline with the
+        others: by a task of the running event loop when called on one (`TokenCounter.acount`;
+        waking the writer thread for every write cost about 5% of the service's throughput on 2
+        cores), else by the background writer thread."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        self._buffer.put(key, int(value), wake=loop is None)
+        if loop is not None and (self._aflush_due is None or self._aflush_loop is not loop):
             self._aflush_due = loop.call_later(self._interval, self._start_aflush, loop)
             self._aflush_loop = loop
 
@@ -318,7 +316,7 @@ class RedisTier:
         self._call(run)
 
     async def aclose(self) -> None:
-        """Store what `aput` buffered, close the asyncio connections (on their loop), then
+        """Store what a loop's task would have, close the asyncio connections (on their loop), then
         `close`."""
         if self._aflush_due is not None:
             self._aflush_due.cancel()

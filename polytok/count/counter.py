@@ -104,9 +104,9 @@ class TokenCounter:
         key = f"{info.strategy}|{info.encoding}"
         with self._lock:
             backend = self._backends.get(key)
+            if backend is not None:
+                return backend
             building = self._building.setdefault(key, threading.Lock())
-        if backend is not None:
-            return backend
         with building:
             with self._lock:
                 backend = self._backends.get(key)
@@ -144,7 +144,6 @@ class TokenCounter:
         text: str,
         n: int | None,
         key: bytes | None,
-        on_loop: bool = False,
     ) -> CountResult:
         """The result of a lookup that found ``n``, or else of encoding ``text`` (and caching
         it: `TieredCache.put` never waits, L2 and L3 writes go behind)."""
@@ -152,7 +151,7 @@ class TokenCounter:
             return _result(model, backend, n, cached=True)
         n = backend.count_one(text)
         if self.cache is not None:
-            self.cache.put(backend.namespace, text, n, key, on_loop=on_loop)
+            self.cache.put(backend.namespace, text, n, key)
         return _result(model, backend, n, cached=False)
 
     def _count_online(self, info: ModelInfo, text: str) -> CountResult | None:
@@ -267,7 +266,7 @@ class TokenCounter:
         if cache is None:
             return _result(model, backend, backend.count_one(text), cached=False)
         n, key = await cache.alookup(backend.namespace, text)
-        return self._finish(model, backend, text, n, key, on_loop=True)
+        return self._finish(model, backend, text, n, key)
 
     async def aprepare(self, model: str) -> tuple[ModelInfo, Backend]:
         """Resolve ``model`` and build its backend for an event loop: the build (loading a

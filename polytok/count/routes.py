@@ -20,7 +20,6 @@ from polytok.count.counter import CountResult, TokenCounter
 from polytok.count.registry import FAMILIES, ModelInfo, UnknownModelError
 
 MAX_BATCH = 4096
-INLINE_MAX_CHARS = 16_384  # longer single texts are encoded in a worker thread (~1 ms and up)
 
 
 class CountRequest(BaseModel):
@@ -73,7 +72,7 @@ async def count_tokens(body: CountRequest, request: Request) -> JSONResponse:
     _check_model(request, body.model_id)
     counter: TokenCounter = request.app.state.counter
     try:  # encodes on this thread; awaits L3 on the loop; online counts in a worker thread
-        result = await counter.acount(body.model_id, body.text, inline_max_chars=INLINE_MAX_CHARS)
+        result = await counter.acount(body.model_id, body.text)
     except FileNotFoundError as err:  # an HF model mapped to a missing directory
         raise HTTPException(503, str(err)) from err
     request.app.state.stats.record(

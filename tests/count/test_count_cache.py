@@ -194,7 +194,7 @@ def test_l1_keys_long_texts_by_digest_and_never_holds_them() -> None:
         assert keys[1] == digest_key("ns", long)
         assert keys[0] == (("ns", short) if limit else digest_key("ns", short))
         assert cache.get("ns", short) == 1 and cache.get("ns", long) == 2
-        assert cache.get_memory("ns", long) == (2, digest_key("ns", long))
+        assert cache.lookup("ns", long) == (2, digest_key("ns", long))
         assert cache.get("other-ns", long) is None  # the namespace is part of the digest
         cache.put_many("ns", [short + "!", long + "!"], [3, 4])
         assert cache.get_many("ns", [short + "!", long + "!", long]) == [3, 4, 2]
